@@ -1,0 +1,78 @@
+"""Errors named for Step Functions: the class name is what the ASL's Retry and Catch blocks match."""
+
+
+class SluiceError(Exception):
+    """Base class of every error sluice raises on purpose."""
+
+
+# --- rejection errors: the file breaks its contract; caught by the workflow -> RejectFile -------------
+
+
+class FileRejectedError(SluiceError):
+    """Base of the errors that reject a file (the fix is a corrected upload)."""
+
+
+class EmptyFileError(FileRejectedError):
+    """The object holds no bytes, or no header line."""
+
+
+class NotUtf8Error(FileRejectedError):
+    """The object is not UTF-8 text."""
+
+
+class MalformedCsvError(FileRejectedError):
+    """The object cannot be parsed as CSV (unterminated quote, binary junk, ...)."""
+
+
+class MissingColumnsError(FileRejectedError):
+    """The header lacks columns the contract requires."""
+
+
+class DuplicateColumnsError(FileRejectedError):
+    """The header names a column more than once."""
+
+
+class UnknownDatasetError(FileRejectedError):
+    """No contract exists for the dataset named by the object key."""
+
+
+class TooManyBadRowsError(FileRejectedError):
+    """The share of rejected rows exceeds the contract's max_reject_ratio."""
+
+
+# Names the ASL's Catch on Validate lists; a test keeps the two in step.
+REJECTION_ERRORS: tuple[type[FileRejectedError], ...] = (
+    EmptyFileError,
+    NotUtf8Error,
+    MalformedCsvError,
+    MissingColumnsError,
+    DuplicateColumnsError,
+    UnknownDatasetError,
+    TooManyBadRowsError,
+)
+
+# --- configuration and operational errors: fail the execution where they happen -------------------------
+
+
+class ContractError(SluiceError):
+    """A contract file is malformed (reported with file, field and what is wrong)."""
+
+
+class ContractNotFoundError(SluiceError):
+    """A contract file does not exist where the configuration points."""
+
+
+class InvalidEventError(SluiceError):
+    """The state input is not an S3 Object Created event sluice understands."""
+
+
+class SourceObjectMissingError(SluiceError):
+    """The source object is gone from incoming/ (and is not archived either)."""
+
+
+class TransformOutputMissingError(SluiceError):
+    """Load found no manifest for the run's transform output."""
+
+
+class LedgerConflictError(SluiceError):
+    """A concurrent execution already processes the same source object version."""
