@@ -1,0 +1,301 @@
+"""The local Glue: job runs execute the template's script on local Spark; crawls infer the catalog."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pyarrow.parquet as pq
+
+from sluice.local.stack import ACCOUNT, REGION, Stack
+
+_ARROW_TO_GLUE = {
+    "string": "string",
+    "large_string": "string",
+    "int64": "bigint",
+    "int32": "int",
+    "int16": "smallint",
+    "int8": "tinyint",
+    "double": "double",
+    "float": "float",
+    "bool": "boolean",
+    "date32[day]": "date",
+}
+
+
+def glue_type(arrow_type: Any) -> str:
+    text = str(arrow_type)
+    if text.startswith("timestamp"):
+        return "timestamp"
+    if text.startswith("decimal"):
+        return text.replace("decimal128", "decimal").replace(" ", "")
+    return _ARROW_TO_GLUE.get(text, "string")
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def download_prefix(s3: Any, uri: str, dest: Path) -> int:
+    """Copies every object under an s3:// prefix into dest (keeping relative paths)."""
+    bucket, prefix = split_s3(uri)
+    count = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            rel = obj["Key"][len(prefix) :].lstrip("/")
+            if not rel or rel.endswith("/"):
+                continue
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, obj["Key"], str(target))
+            count += 1
+    return count
+
+
+def upload_tree(s3: Any, src: Path, uri: str) -> int:
+    bucket, prefix = split_s3(uri)
+    prefix = prefix.rstrip("/") + "/" if prefix else ""
+    count = 0
+    for path in sorted(p for p in src.rglob("*") if p.is_file()):
+        rel = path.relative_to(src).as_posix()
+        if rel.split("/")[-1].startswith((".", "_SUCCESS")) and not rel.endswith(".json"):
+            continue  # Spark's checksum and marker files
+        s3.upload_file(str(path), bucket, prefix + rel)
+        count += 1
+    return count
+
+
+@dataclass
+class JobRunRecord:
+    job_name: str
+    run_id: str
+    seconds: float
+    state: str
+    error: str | None
+
+
+@dataclass
+class LocalGlue:
+    """Replaces moto's always-succeeding job runs and never-ending crawls with real work."""
+
+    stack: Stack
+    time_scale: float = 1.0
+    spark_lock: threading.Lock = field(default_factory=threading.Lock)
+    job_runs: list[JobRunRecord] = field(default_factory=list)
+    crawls: list[float] = field(default_factory=list)
+    fault_hook: Callable[[str], None] | None = None
+    _scripts: dict[Path, ModuleType] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ jobs
+    def _script(self, path: Path) -> ModuleType:
+        if path not in self._scripts:
+            spec = importlib.util.spec_from_file_location(f"sluice_glue_{path.stem}", path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load Glue script {path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            self._scripts[path] = module
+        return self._scripts[path]
+
+    def run_job(self, job_name: str, run_id: str, arguments: dict[str, str]) -> None:
+        """Runs the job's script with its arguments; s3:// locations are staged through local folders."""
+        from moto.glue.models import glue_backends
+
+        job_run = glue_backends[ACCOUNT][REGION].get_job_run(job_name, run_id)
+        started = time.perf_counter()
+        state, error = "SUCCEEDED", None
+        s3 = boto3.client("s3", region_name=REGION)
+        work = Path(tempfile.mkdtemp(prefix="sluice-glue-"))
+        try:
+            with self.spark_lock:
+                args = dict(arguments)
+                source_dir, output_dir = work / "source", work / "output"
+                if args.get("--source", "").startswith("s3://"):
+                    download_prefix(s3, args["--source"], source_dir)
+                    args["--source"] = str(source_dir)
+                output_uri = args.get("--output", "")
+                if output_uri.startswith("s3://"):
+                    args["--output"] = str(output_dir)
+                argv = ["--JOB_NAME", job_name]
+                for key, value in args.items():
+                    argv += [key, value]
+                self._script(self.stack.job_scripts[job_name]).main(argv)
+                if output_uri.startswith("s3://") and output_dir.exists():
+                    upload_tree(s3, output_dir, output_uri)
+        except Exception as exc:  # a failed job run reports its error like Glue's ErrorMessage
+            state = "FAILED"
+            error = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc(file=sys.stdout)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        job_run.error_message = error
+        job_run.status = state
+        self.job_runs.append(JobRunRecord(job_name, run_id, time.perf_counter() - started, state, error))
+
+    # ------------------------------------------------------------------ crawler
+    def crawl(self, crawler_name: str) -> None:
+        """Infers one table per dataset folder under the crawler's S3 targets and their partitions."""
+        from moto.glue.models import glue_backends
+
+        backend = glue_backends[ACCOUNT][REGION]
+        crawler = backend.crawlers[crawler_name]
+        crawl = crawler.crawls[-1]
+        started = time.perf_counter()
+        try:
+            glue = boto3.client("glue", region_name=REGION)
+            s3 = boto3.client("s3", region_name=REGION)
+            for target in crawler.targets.get("S3Targets", []):
+                self._crawl_target(glue, s3, crawler, target["Path"])
+            # A real crawl takes about a minute; keep a scaled pause so concurrent starts see RUNNING.
+            time.sleep(min(60.0 * self.time_scale, 60.0))
+            crawl.status = "SUCCEEDED"
+        except Exception as exc:  # the crawl's outcome, as Glue reports it in LastCrawl
+            crawl.status = "FAILED"
+            crawl.error_message = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc(file=sys.stdout)
+        self.crawls.append(time.perf_counter() - started)
+
+    def _crawl_target(self, glue: Any, s3: Any, crawler: Any, path: str) -> None:
+        bucket, prefix = split_s3(path)
+        prefix = prefix.rstrip("/") + "/"
+        datasets: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                parts = obj["Key"][len(prefix) :].split("/")
+                if len(parts) < 3 or not parts[-1].endswith(".parquet"):
+                    continue
+                dataset, partition = parts[0], parts[1]
+                datasets.setdefault(dataset, {}).setdefault(partition, []).append(obj)
+        for dataset, partitions in datasets.items():
+            newest = max((o for objs in partitions.values() for o in objs), key=lambda o: o["LastModified"])
+            schema = _parquet_schema(s3, bucket, newest["Key"])
+            key_name = next(iter(partitions)).split("=", 1)[0]
+            table = f"{crawler.table_prefix or ''}{dataset}"
+            location = f"s3://{bucket}/{prefix}{dataset}/"
+            descriptor = {
+                "Columns": [{"Name": f.name, "Type": glue_type(f.type)} for f in schema],
+                "Location": location,
+                "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+                "SerdeInfo": {
+                    "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+                },
+            }
+            table_input = {
+                "Name": table,
+                "StorageDescriptor": descriptor,
+                "PartitionKeys": [{"Name": key_name, "Type": "string"}],
+                "TableType": "EXTERNAL_TABLE",
+                "Parameters": {"classification": "parquet", "UPDATED_BY_CRAWLER": crawler.name},
+            }
+            try:
+                glue.get_table(DatabaseName=crawler.database_name, Name=table)
+                glue.update_table(DatabaseName=crawler.database_name, TableInput=table_input)
+            except glue.exceptions.EntityNotFoundException:
+                glue.create_table(DatabaseName=crawler.database_name, TableInput=table_input)
+            existing = {
+                p["Values"][0]
+                for page in glue.get_paginator("get_partitions").paginate(
+                    DatabaseName=crawler.database_name, TableName=table
+                )
+                for p in page["Partitions"]
+            }
+            for partition in partitions:
+                value = partition.split("=", 1)[-1]
+                if value in existing:
+                    continue
+                glue.create_partition(
+                    DatabaseName=crawler.database_name,
+                    TableName=table,
+                    PartitionInput={
+                        "Values": [value],
+                        "StorageDescriptor": {**descriptor, "Location": f"{location}{partition}/"},
+                    },
+                )
+
+
+def _parquet_schema(s3: Any, bucket: str, key: str) -> Any:
+    with tempfile.NamedTemporaryFile(suffix=".parquet") as tmp:
+        s3.download_file(bucket, key, tmp.name)
+        return pq.read_schema(tmp.name)
+
+
+def install(local: LocalGlue) -> None:
+    """Hooks moto's Glue backend: StartJobRun runs the script, StartCrawler runs the local crawler."""
+    from moto.glue import models
+    from moto.moto_api import state_manager
+
+    # Our runtime decides when runs and crawls end; moto's state machine must not advance them.
+    for model in ("glue::job_run", "glue::crawl"):
+        state_manager.set_transition(model_name=model, transition={"progression": "manual", "times": 10**9})
+
+    original_start_job_run = models.GlueBackend.start_job_run
+    original_start_crawler = models.GlueBackend.start_crawler
+
+    def start_job_run(self: Any, name: str, *args: Any, **kwargs: Any) -> str:
+        if local.fault_hook is not None:
+            local.fault_hook(f"glue:startJobRun:{name}")
+        run_id: str = original_start_job_run(self, name, *args, **kwargs)
+        job_run = self.get_job(name).get_job_run(run_id)
+        job_run.status = "RUNNING"
+        job_run.error_message = None
+        threading.Thread(
+            target=local.run_job, args=(name, run_id, dict(job_run.arguments or {})), daemon=True
+        ).start()
+        return run_id
+
+    def start_crawler(self: Any, name: str) -> None:
+        if local.fault_hook is not None:
+            local.fault_hook(f"glue:startCrawler:{name}")
+        original_start_crawler(self, name)
+        self.crawlers[name].crawls[-1].status = "RUNNING"
+        threading.Thread(target=local.crawl, args=(name,), daemon=True).start()
+
+    models.GlueBackend.start_job_run = start_job_run  # type: ignore[method-assign]
+    models.GlueBackend.start_crawler = start_crawler  # type: ignore[method-assign]
+
+    # Glue reports a finished crawl as READY with LastCrawl.Status SUCCEEDED | FAILED | CANCELLED.
+    def crawler_status(self: Any) -> str:
+        if not self.crawls:
+            return "READY"
+        status = self.crawls[-1].status
+        return {"RUNNING": "RUNNING", "STOPPING": "STOPPING"}.get(status, "READY")
+
+    models.FakeCrawler.status = property(crawler_status)  # type: ignore[assignment,method-assign]
+
+    original_crawler_dict = models.FakeCrawler.as_dict
+
+    def crawler_as_dict(self: Any) -> dict[str, Any]:
+        data: dict[str, Any] = original_crawler_dict(self)
+        if self.crawls and "LastCrawl" in data:
+            crawl = self.crawls[-1]
+            status = {"COMPLETED": "SUCCEEDED", "STOPPED": "CANCELLED"}.get(crawl.status, crawl.status)
+            data["LastCrawl"]["Status"] = status
+            if getattr(crawl, "error_message", None):
+                data["LastCrawl"]["ErrorMessage"] = crawl.error_message
+        return data
+
+    models.FakeCrawler.as_dict = crawler_as_dict  # type: ignore[method-assign]
+
+    original_run_dict = models.FakeJobRun.as_dict
+
+    def job_run_as_dict(self: Any) -> dict[str, Any]:
+        data: dict[str, Any] = original_run_dict(self)
+        if getattr(self, "error_message", None):
+            data["ErrorMessage"] = self.error_message
+        return data
+
+    models.FakeJobRun.as_dict = job_run_as_dict  # type: ignore[method-assign]

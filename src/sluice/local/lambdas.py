@@ -1,0 +1,153 @@
+"""Runs the template's Lambda handlers in-process, behind moto's Lambda Invoke API."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sluice.local.stack import LocalFunction, Stack
+
+# Set for every local invocation: no X-Ray daemon and no metrics backend here, and contracts come
+# from the repository instead of the deployed layer.
+_LOCAL_ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+
+
+class LambdaContext:
+    """The attributes of the Lambda runtime's context object that handlers and Powertools read."""
+
+    def __init__(self, fn: LocalFunction) -> None:
+        self.function_name = fn.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = fn.arn
+        self.memory_limit_in_mb = fn.memory
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{fn.name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + fn.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Invocation:
+    function: str
+    seconds: float
+    error_type: str | None
+
+
+FaultHook = Callable[[LocalFunction, dict[str, Any]], None]
+
+
+class LambdaRuntime:
+    """Imports each function's handler from its CodeUri folder once and calls it with the template's env.
+
+    Invocations are serialised: handlers read configuration from the process environment, which
+    in-process functions share. Their log lines go to the process's stdout, which the emulator points
+    at a log file.
+    """
+
+    def __init__(self, stack: Stack, contracts_dir: Path) -> None:
+        self.stack = stack
+        self.contracts_dir = contracts_dir
+        self.modules: dict[str, ModuleType] = {}
+        self.lock = threading.RLock()
+        self.invocations: list[Invocation] = []
+        self.fault_hook: FaultHook | None = None
+
+    def function(self, name_or_arn: str) -> LocalFunction:
+        name = name_or_arn.split(":function:")[-1].split(":")[0]
+        fn = self.stack.functions.get(name)
+        if fn is None:
+            raise KeyError(f"no function {name_or_arn!r} in the local stack")
+        return fn
+
+    @contextlib.contextmanager
+    def _environment(self, fn: LocalFunction) -> Iterator[None]:
+        env = {**fn.environment, **_LOCAL_ENV, "CONTRACTS_DIR": str(self.contracts_dir)}
+        env["AWS_LAMBDA_FUNCTION_NAME"] = fn.name
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def _handler(self, fn: LocalFunction) -> Callable[[Any, Any], Any]:
+        module_name, func_name = fn.handler.rsplit(".", 1)
+        if fn.name not in self.modules:
+            path = fn.code_dir / f"{module_name.replace('.', '/')}.py"
+            spec = importlib.util.spec_from_file_location(f"sluice_fn_{fn.logical_id}", path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load handler {fn.handler} from {fn.code_dir}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            self.modules[fn.name] = module
+        handler: Callable[[Any, Any], Any] = getattr(self.modules[fn.name], func_name)
+        return handler
+
+    def invoke(self, name_or_arn: str, event: Any) -> tuple[Any, str | None]:
+        """Returns (result, None) or (the Lambda runtime's error payload, error type)."""
+        fn = self.function(name_or_arn)
+        started = time.perf_counter()
+        error_type: str | None = None
+        with self.lock, self._environment(fn):
+            try:
+                if self.fault_hook is not None:
+                    self.fault_hook(fn, event)
+                handler = self._handler(fn)
+                result = handler(event, LambdaContext(fn))
+            except Exception as exc:  # the runtime turns any exception into an error payload
+                error_type = type(exc).__name__
+                result = {
+                    "errorType": error_type,
+                    "errorMessage": str(exc),
+                    "stackTrace": traceback.format_tb(exc.__traceback__),
+                }
+        self.invocations.append(Invocation(fn.name, time.perf_counter() - started, error_type))
+        return result, error_type
+
+
+def install(runtime: LambdaRuntime) -> None:
+    """Routes moto's (docker-less) Lambda Invoke to the in-process runtime."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(
+        self: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes:
+        event = json.loads(body) if body else {}
+        result, error_type = runtime.invoke(function_name, event)
+        if error_type is not None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps(result, default=str).encode()
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]

@@ -1,0 +1,264 @@
+"""Provisions template.sam.yaml into the emulation: moto's CloudFormation, then what it skips."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from sluice.local.template import ARTIFACT_BUCKET, Resolver, SamApp, evaluate_conditions
+
+log = logging.getLogger(__name__)
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK_NAME = "sluice-local"
+
+# moto's CloudFormation backend logs and skips these (DESIGN.md); we create them through the service APIs.
+# moto creates state machines from CloudFormation without applying DefinitionSubstitutions and outside the
+# executing backend, so the state machine is ours too.
+_OWN_TYPES = ("AWS::Glue::Database", "AWS::Glue::Crawler", "AWS::Glue::Job", "AWS::StepFunctions::StateMachine")
+
+
+@dataclass
+class LocalFunction:
+    logical_id: str
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    timeout: int
+    memory: int
+
+
+@dataclass
+class Stack:
+    """Names and ARNs of the provisioned stack, read back from the emulated services."""
+
+    app: SamApp
+    parameters: dict[str, str]
+    outputs: dict[str, str]
+    physical: dict[str, str]
+    functions: dict[str, LocalFunction] = field(default_factory=dict)  # by function name
+    crawler_targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    job_scripts: dict[str, Path] = field(default_factory=dict)  # job name -> local script
+    job_default_args: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def raw_bucket(self) -> str:
+        return self.outputs["RawBucketName"]
+
+    @property
+    def lake_bucket(self) -> str:
+        return self.outputs["LakeBucketName"]
+
+    @property
+    def queue_url(self) -> str:
+        return self.outputs["BadRecordsQueueUrl"]
+
+    @property
+    def runs_table(self) -> str:
+        return self.outputs["RunsTableName"]
+
+    @property
+    def serving_table(self) -> str:
+        return self.outputs["ServingTableName"]
+
+    @property
+    def glue_database(self) -> str:
+        return self.outputs["GlueDatabaseName"]
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.outputs["StateMachineArn"]
+
+    @property
+    def topic_arn(self) -> str:
+        return self.outputs["NotificationTopicArn"]
+
+    def function_by_logical_id(self, logical_id: str) -> LocalFunction:
+        for fn in self.functions.values():
+            if fn.logical_id == logical_id:
+                return fn
+        raise KeyError(logical_id)
+
+
+def _placeholder_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("README.txt", "sluice runs this function's code in-process from its CodeUri folder.\n")
+    return buf.getvalue()
+
+
+def provision(app: SamApp, overrides: dict[str, str] | None = None) -> Stack:
+    """Creates every resource of the template in the active moto mock and returns the stack's names."""
+    session = boto3.Session(region_name=REGION)
+    s3 = session.client("s3")
+    cfn_client = session.client("cloudformation")
+
+    cfn = app.to_cloudformation(REGION)
+    parameters = {**app.parameter_defaults(), **(overrides or {})}
+    for res in cfn["Resources"].values():
+        if res["Type"] == "AWS::Lambda::Function":
+            # AWS-managed layers (AWSSDKPandas) live in other accounts; locally the venv provides them.
+            layers = res["Properties"].get("Layers", [])
+            res["Properties"]["Layers"] = [ly for ly in layers if isinstance(ly, dict) and "Ref" in ly]
+
+    s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+    body = _placeholder_zip()
+    for name, res in cfn["Resources"].items():
+        code = res.get("Properties", {}).get("Code") or res.get("Properties", {}).get("Content")
+        if isinstance(code, dict) and code.get("S3Bucket") == ARTIFACT_BUCKET:
+            s3.put_object(Bucket=ARTIFACT_BUCKET, Key=code["S3Key"], Body=body)
+
+    own = {k: v for k, v in cfn["Resources"].items() if v["Type"] in _OWN_TYPES}
+    cfn_client.create_stack(
+        StackName=STACK_NAME,
+        TemplateBody=json.dumps(cfn),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    described = cfn_client.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    if described["StackStatus"] != "CREATE_COMPLETE":
+        raise RuntimeError(f"local stack creation failed: {described.get('StackStatusReason')}")
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn_client.describe_stack_resources(StackName=STACK_NAME)["StackResources"]
+        if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
+    }
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+    stack = Stack(app=app, parameters=parameters, outputs=outputs, physical=physical)
+    resolver = _resolver(session, cfn, parameters, physical, own)
+    _provision_own(session, stack, own, resolver)
+    stack.outputs.update(
+        {k: str(resolver.resolve(v["Value"])) for k, v in cfn.get("Outputs", {}).items() if k not in outputs}
+    )
+    _collect_functions(session, stack, cfn)
+    return stack
+
+
+def _resolver(
+    session: boto3.Session,
+    cfn: dict[str, Any],
+    parameters: dict[str, str],
+    physical: dict[str, str],
+    own: dict[str, Any],
+) -> Resolver:
+    pseudo = {
+        "AWS::Region": REGION,
+        "AWS::AccountId": ACCOUNT,
+        "AWS::Partition": "aws",
+        "AWS::StackName": STACK_NAME,
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    refs = dict(physical)
+    iam = session.client("iam")
+    lam = session.client("lambda")
+    resources = cfn["Resources"]
+    resolver: Resolver
+
+    def get_att(logical: str, attr: str) -> str:
+        kind = resources[logical]["Type"]
+        name = refs[logical]
+        if kind == "AWS::IAM::Role" and attr == "Arn":
+            return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+        if kind == "AWS::Lambda::Function" and attr == "Arn":
+            return str(lam.get_function_configuration(FunctionName=name)["FunctionArn"])
+        if kind == "AWS::Logs::LogGroup" and attr == "Arn":
+            return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
+        if kind == "AWS::SNS::Topic" and attr == "TopicName":
+            return name.rsplit(":", 1)[-1]
+        if kind == "AWS::SQS::Queue" and attr == "QueueName":
+            return name.rsplit("/", 1)[-1]
+        if kind == "AWS::SQS::Queue" and attr == "Arn":
+            return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name.rsplit('/', 1)[-1]}"
+        if kind == "AWS::S3::Bucket" and attr == "Arn":
+            return f"arn:aws:s3:::{name}"
+        raise KeyError(f"template: Fn::GetAtt {logical}.{attr} is not supported locally")
+
+    resolver = Resolver(parameters, pseudo, refs, get_att, evaluate_conditions(cfn, parameters))
+    # Names of the resources we create ourselves, so Refs to them resolve like CloudFormation's.
+    for logical, res in own.items():
+        props = res["Properties"]
+        if res["Type"] == "AWS::Glue::Database":
+            refs[logical] = resolver.resolve(props["DatabaseInput"]["Name"])
+        elif res["Type"] in ("AWS::Glue::Crawler", "AWS::Glue::Job"):
+            refs[logical] = resolver.resolve(props["Name"])
+        elif res["Type"] == "AWS::StepFunctions::StateMachine":
+            refs[logical] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{resolver.resolve(props['StateMachineName'])}"
+    resolver.values.update(refs)
+    return resolver
+
+
+def _provision_own(session: boto3.Session, stack: Stack, own: dict[str, Any], resolver: Resolver) -> None:
+    glue = session.client("glue")
+    sfn = session.client("stepfunctions")
+    order = {t: i for i, t in enumerate(_OWN_TYPES)}
+    for logical, res in sorted(own.items(), key=lambda kv: order[kv[1]["Type"]]):
+        props = resolver.resolve(res["Properties"])
+        kind = res["Type"]
+        if kind == "AWS::Glue::Database":
+            glue.create_database(DatabaseInput=props["DatabaseInput"])
+        elif kind == "AWS::Glue::Crawler":
+            glue.create_crawler(
+                Name=props["Name"],
+                Role=props["Role"],
+                DatabaseName=props["DatabaseName"],
+                Targets=props["Targets"],
+                TablePrefix=props.get("TablePrefix", ""),
+                SchemaChangePolicy=props.get("SchemaChangePolicy", {}),
+                RecrawlPolicy=props.get("RecrawlPolicy", {}),
+                Configuration=props.get("Configuration", ""),
+            )
+            stack.crawler_targets[props["Name"]] = props
+        elif kind == "AWS::Glue::Job":
+            command = props["Command"]
+            glue.create_job(
+                Name=props["Name"],
+                Role=props["Role"],
+                Command=command,
+                DefaultArguments=props.get("DefaultArguments", {}),
+                GlueVersion=props.get("GlueVersion", ""),
+                WorkerType=props.get("WorkerType", "G.1X"),
+                NumberOfWorkers=int(props.get("NumberOfWorkers", 2)),
+                Timeout=int(props.get("Timeout", 60)),
+                ExecutionProperty=props.get("ExecutionProperty", {}),
+            )
+            stack.job_scripts[props["Name"]] = (stack.app.root / command["ScriptLocation"]).resolve()
+            stack.job_default_args[props["Name"]] = props.get("DefaultArguments", {})
+        elif kind == "AWS::StepFunctions::StateMachine":
+            definition = json.dumps(props["Definition"])
+            for key, value in props.get("DefinitionSubstitutions", {}).items():
+                definition = definition.replace("${" + key + "}", str(value))
+            sfn.create_state_machine(
+                name=props["StateMachineName"],
+                definition=definition,
+                roleArn=props["RoleArn"],
+                type=props.get("StateMachineType", "STANDARD"),
+            )
+        stack.physical[logical] = resolver.values[logical]
+
+
+def _collect_functions(session: boto3.Session, stack: Stack, cfn: dict[str, Any]) -> None:
+    lam = session.client("lambda")
+    for logical, code_dir in stack.app.code_dirs.items():
+        name = stack.physical[logical]
+        conf = lam.get_function_configuration(FunctionName=name)
+        stack.functions[name] = LocalFunction(
+            logical_id=logical,
+            name=name,
+            arn=conf["FunctionArn"],
+            code_dir=code_dir,
+            handler=stack.app.handlers[logical],
+            environment=dict(conf.get("Environment", {}).get("Variables", {})),
+            timeout=int(conf.get("Timeout", 3)),
+            memory=int(conf.get("MemorySize", 128)),
+        )
