@@ -86,6 +86,7 @@ class EventBus:
         self.lambdas = lambdas
         self.started: list[str] = []  # execution ARNs started by deliveries, in order
         self.delivered: list[dict[str, Any]] = []
+        self.failed: list[dict[str, Any]] = []  # asynchronous Lambda targets that raised
         self._pending: list[threading.Thread] = []
         self._lock = threading.Lock()
 
@@ -117,7 +118,10 @@ class EventBus:
                 self.started.append(started["executionArn"])
         elif ":lambda:" in arn:
             # An asynchronous invocation: errors stay with the function (and its rule's DLQ on AWS).
-            self.lambdas.invoke(arn, payload)
+            result, error_type = self.lambdas.invoke(arn, payload)
+            if error_type is not None:
+                self.failed.append({"target": arn, "error": result})
+                print(f"sluice: {arn} failed on {event['detail-type']}: {json.dumps(result)}", flush=True)
 
     def drain(self, timeout: float = 600.0) -> None:
         """Waits for asynchronous deliveries (status-change handlers) to finish."""
@@ -131,8 +135,18 @@ class EventBus:
                 thread.join(timeout)
 
 
+_active: list[EventBus] = []
+
+
 def install(bus: EventBus) -> None:
-    """S3 uploads and finished executions go through the bus, as on AWS."""
+    """S3 uploads and finished executions go through the bus, as on AWS (hooks installed once)."""
+    first = not _active
+    _active[:] = [bus]
+    if first:
+        _patch_moto()
+
+
+def _patch_moto() -> None:
     from moto.s3 import notifications
     from moto.stepfunctions.parser.backend import execution as sfn_execution
 
@@ -140,7 +154,7 @@ def install(bus: EventBus) -> None:
         if not event_name.startswith("s3:ObjectCreated"):
             return
         event = object_created_event(bucket.name, key.name, key.size, key.etag, key.version_id)
-        bus.put(event)
+        _active[0].put(event)
 
     notifications._send_event_bridge_message = send_event_bridge_message  # type: ignore[assignment]
 
@@ -149,6 +163,6 @@ def install(bus: EventBus) -> None:
     def terminated(self: Any) -> None:
         original_terminated(self)
         if self.execution.exec_status.value in ("FAILED", "TIMED_OUT", "ABORTED"):
-            bus.put(execution_status_event(self.execution), asynchronous=True)
+            _active[0].put(execution_status_event(self.execution), asynchronous=True)
 
     sfn_execution.BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import sys
 import tempfile
@@ -96,7 +97,24 @@ class LocalGlue:
     job_runs: list[JobRunRecord] = field(default_factory=list)
     crawls: list[float] = field(default_factory=list)
     fault_hook: Callable[[str], None] | None = None
+    jvm_log: Path | None = None
     _scripts: dict[Path, ModuleType] = field(default_factory=dict)
+
+    def _start_spark(self, script: ModuleType) -> None:
+        """Creates the process's SparkSession once; the JVM's own stderr chatter goes to jvm_log."""
+        if self.jvm_log is None:
+            script.get_or_create_spark()
+            return
+        self.jvm_log.parent.mkdir(parents=True, exist_ok=True)
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with self.jvm_log.open("a") as log:
+            os.dup2(log.fileno(), 2)
+            try:
+                script.get_or_create_spark()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
 
     # ------------------------------------------------------------------ jobs
     def _script(self, path: Path) -> ModuleType:
@@ -132,7 +150,9 @@ class LocalGlue:
                 argv = ["--JOB_NAME", job_name]
                 for key, value in args.items():
                     argv += [key, value]
-                self._script(self.stack.job_scripts[job_name]).main(argv)
+                script = self._script(self.stack.job_scripts[job_name])
+                self._start_spark(script)
+                script.main(argv)
                 if output_uri.startswith("s3://") and output_dir.exists():
                     upload_tree(s3, output_dir, output_uri)
         except Exception as exc:  # a failed job run reports its error like Glue's ErrorMessage
@@ -233,19 +253,33 @@ def _parquet_schema(s3: Any, bucket: str, key: str) -> Any:
         return pq.read_schema(tmp.name)
 
 
+_active: list[LocalGlue] = []
+
+
 def install(local: LocalGlue) -> None:
-    """Hooks moto's Glue backend: StartJobRun runs the script, StartCrawler runs the local crawler."""
-    from moto.glue import models
+    """Hooks moto's Glue backend: StartJobRun runs the script, StartCrawler runs the local crawler.
+
+    The hooks are installed once per process and call the most recently installed LocalGlue.
+    """
     from moto.moto_api import state_manager
 
     # Our runtime decides when runs and crawls end; moto's state machine must not advance them.
     for model in ("glue::job_run", "glue::crawl"):
         state_manager.set_transition(model_name=model, transition={"progression": "manual", "times": 10**9})
+    first = not _active
+    _active[:] = [local]
+    if first:
+        _patch_moto_glue()
+
+
+def _patch_moto_glue() -> None:
+    from moto.glue import models
 
     original_start_job_run = models.GlueBackend.start_job_run
     original_start_crawler = models.GlueBackend.start_crawler
 
     def start_job_run(self: Any, name: str, *args: Any, **kwargs: Any) -> str:
+        local = _active[0]
         if local.fault_hook is not None:
             local.fault_hook(f"glue:startJobRun:{name}")
         run_id: str = original_start_job_run(self, name, *args, **kwargs)
@@ -258,12 +292,12 @@ def install(local: LocalGlue) -> None:
         return run_id
 
     def start_crawler(self: Any, name: str) -> None:
+        local = _active[0]
         if local.fault_hook is not None:
             local.fault_hook(f"glue:startCrawler:{name}")
         original_start_crawler(self, name)
         self.crawlers[name].crawls[-1].status = "RUNNING"
         threading.Thread(target=local.crawl, args=(name,), daemon=True).start()
-
     models.GlueBackend.start_job_run = start_job_run  # type: ignore[method-assign]
     models.GlueBackend.start_crawler = start_crawler  # type: ignore[method-assign]
 

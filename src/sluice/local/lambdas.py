@@ -132,9 +132,17 @@ class LambdaRuntime:
         return result, error_type
 
 
+_active: list[LambdaRuntime] = []
+
+
 def install(runtime: LambdaRuntime) -> None:
-    """Routes moto's (docker-less) Lambda Invoke to the in-process runtime."""
+    """Routes moto's (docker-less) Lambda Invoke to the in-process runtime (hook installed once)."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    first = not _active
+    _active[:] = [runtime]
+    if not first:
+        return
 
     def invoke(
         self: LambdaSimpleBackend,
@@ -145,7 +153,7 @@ def install(runtime: LambdaRuntime) -> None:
         response_headers: Any,
     ) -> bytes:
         event = json.loads(body) if body else {}
-        result, error_type = runtime.invoke(function_name, event)
+        result, error_type = _active[0].invoke(function_name, event)
         if error_type is not None:
             response_headers["x-amz-function-error"] = "Unhandled"
         return json.dumps(result, default=str).encode()

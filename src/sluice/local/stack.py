@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,19 @@ def _placeholder_zip() -> bytes:
 
 def provision(app: SamApp, overrides: dict[str, str] | None = None) -> Stack:
     """Creates every resource of the template in the active moto mock and returns the stack's names."""
+    moto_log = logging.getLogger("moto")
+    level = moto_log.level
+    with warnings.catch_warnings():
+        # moto warns for every type its CloudFormation skips; we create the ones that matter ourselves.
+        warnings.simplefilter("ignore", UserWarning)
+        moto_log.setLevel(logging.ERROR)
+        try:
+            return _provision(app, overrides)
+        finally:
+            moto_log.setLevel(level)
+
+
+def _provision(app: SamApp, overrides: dict[str, str] | None) -> Stack:
     session = boto3.Session(region_name=REGION)
     s3 = session.client("s3")
     cfn_client = session.client("cloudformation")
@@ -119,12 +133,19 @@ def provision(app: SamApp, overrides: dict[str, str] | None = None) -> Stack:
             s3.put_object(Bucket=ARTIFACT_BUCKET, Key=code["S3Key"], Body=body)
 
     own = {k: v for k, v in cfn["Resources"].items() if v["Type"] in _OWN_TYPES}
-    cfn_client.create_stack(
+    moto_log = logging.getLogger("moto")
+    level = moto_log.level
+    with warnings.catch_warnings():
+        # moto warns for every type it skips; _provision_own creates the ones that matter.
+        warnings.simplefilter("ignore", UserWarning)
+        moto_log.setLevel(logging.ERROR)
+        cfn_client.create_stack(
         StackName=STACK_NAME,
-        TemplateBody=json.dumps(cfn),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )
+            TemplateBody=json.dumps(cfn),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        moto_log.setLevel(level)
     described = cfn_client.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
     if described["StackStatus"] != "CREATE_COMPLETE":
         raise RuntimeError(f"local stack creation failed: {described.get('StackStatusReason')}")
@@ -138,6 +159,7 @@ def provision(app: SamApp, overrides: dict[str, str] | None = None) -> Stack:
     stack = Stack(app=app, parameters=parameters, outputs=outputs, physical=physical)
     resolver = _resolver(session, cfn, parameters, physical, own)
     _provision_own(session, stack, own, resolver)
+    _complete_buckets(s3, cfn, physical, resolver)
     stack.outputs.update(
         {k: str(resolver.resolve(v["Value"])) for k, v in cfn.get("Outputs", {}).items() if k not in outputs}
     )
@@ -235,7 +257,7 @@ def _provision_own(session: boto3.Session, stack: Stack, own: dict[str, Any], re
             stack.job_scripts[props["Name"]] = (stack.app.root / command["ScriptLocation"]).resolve()
             stack.job_default_args[props["Name"]] = props.get("DefaultArguments", {})
         elif kind == "AWS::StepFunctions::StateMachine":
-            definition = json.dumps(props["Definition"])
+            definition = props["DefinitionString"]
             for key, value in props.get("DefinitionSubstitutions", {}).items():
                 definition = definition.replace("${" + key + "}", str(value))
             sfn.create_state_machine(
@@ -245,6 +267,29 @@ def _provision_own(session: boto3.Session, stack: Stack, own: dict[str, Any], re
                 type=props.get("StateMachineType", "STANDARD"),
             )
         stack.physical[logical] = resolver.values[logical]
+
+
+def _complete_buckets(s3: Any, cfn: dict[str, Any], physical: dict[str, str], resolver: Resolver) -> None:
+    """moto's CloudFormation creates buckets with their encryption only: add versioning, EventBridge
+    notifications and the public access block. (Lifecycle rules have no local effect.)"""
+    for logical, res in cfn["Resources"].items():
+        if res["Type"] != "AWS::S3::Bucket":
+            continue
+        props = resolver.resolve(res.get("Properties", {}))
+        bucket = physical[logical]
+        if props.get("VersioningConfiguration", {}).get("Status"):
+            s3.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
+            )
+        notify = props.get("NotificationConfiguration", {})
+        if notify.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+            )
+        if "PublicAccessBlockConfiguration" in props:
+            s3.put_public_access_block(
+                Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
 
 
 def _collect_functions(session: boto3.Session, stack: Stack, cfn: dict[str, Any]) -> None:

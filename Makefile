@@ -1,0 +1,77 @@
+# sluice: the verbs. Every target sets up what it needs (virtual environments, pinned packages, npm tools).
+SHELL := /bin/bash
+export SAM_CLI_TELEMETRY := 0
+PYTHON ?= python3.11
+VENV := .venv
+TOOLS := .venv-tools
+PY := $(VENV)/bin/python
+SLUICE := $(VENV)/bin/sluice
+REGION ?= us-east-1
+SAMPLE := .sluice/samples/offers-10k.csv
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-fast lint build deploy bench clean build-SharedLayer
+
+install: $(VENV)/.installed $(TOOLS)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml requirements/dev.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -c requirements/dev.lock -e '.[dev]'
+	touch $@
+
+# aws-sam-cli and checkov hard-pin boto3: they live in their own environment.
+$(TOOLS)/.installed: requirements/tools.in requirements/tools.lock
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet -c requirements/tools.lock -r requirements/tools.in
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+## run: generate a 10,000-row offers sample with 1% bad rows and run it through the emulated workflow
+run: $(VENV)/.installed
+	$(SLUICE) generate --dataset offers --rows 10000 --bad-rate 0.01 --seed 7 -o $(SAMPLE)
+	$(SLUICE) run $(SAMPLE) --dataset offers --out .sluice/out
+
+## test: the whole suite (unit, glue, state machine, end to end)
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/pytest -q -m "not spark and not emulator" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(SLUICE) contracts check
+	$(TOOLS)/bin/cfn-lint -t template.sam.yaml
+	$(TOOLS)/bin/sam validate --lint --region $(REGION) -t template.sam.yaml
+	npx --no-install asl-validator --json-path statemachine/pipeline.asl.json
+
+## build: sam build without Docker (the layer is built by build-SharedLayer below)
+build: $(TOOLS)/.installed
+	$(TOOLS)/bin/sam build -t template.sam.yaml
+
+## deploy: guided the first time (writes samconfig.toml's [default.deploy]), then plain
+deploy: build
+	if grep -q '^\[default.deploy' samconfig.toml 2>/dev/null; then $(TOOLS)/bin/sam deploy; \
+	else $(TOOLS)/bin/sam deploy --guided; fi
+
+# Called by `sam build` for SharedLayer (Metadata BuildMethod: makefile): the shared library,
+# its pinned dependencies and the dataset contracts, under python/ as Lambda layers expect.
+build-SharedLayer:
+	mkdir -p "$(ARTIFACTS_DIR)/python/sluice_contracts"
+	cp -r functions/shared/sluice_lib "$(ARTIFACTS_DIR)/python/"
+	cp contracts/*.yaml "$(ARTIFACTS_DIR)/python/sluice_contracts/"
+	python3 -m pip install --quiet --no-compile --platform manylinux2014_x86_64 --only-binary=:all: \
+		--python-version 3.11 -r functions/shared/requirements.txt -t "$(ARTIFACTS_DIR)/python"
+
+bench: $(VENV)/.installed
+	$(PY) -m bench.run
+
+clean:
+	rm -rf .sluice .aws-sam spark-warehouse metastore_db derby.log

@@ -1,0 +1,1 @@
+"""sluice: serverless CSV ETL on AWS that also runs offline."""

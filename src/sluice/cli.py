@@ -1,0 +1,160 @@
+"""The `sluice` command: run the pipeline offline, generate samples, check contracts."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="sluice: serverless CSV ETL on AWS that also runs offline on an embedded AWS emulation.",
+)
+contracts_app = typer.Typer(no_args_is_help=True, help="Dataset contracts.")
+app.add_typer(contracts_app, name="contracts")
+
+err = Console(stderr=True, highlight=False)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_SUFFIXES = (".csv", ".csv.gz")
+
+
+def _usage_error(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(EXIT_USAGE)
+
+
+def _parse_inputs(args: list[str], dataset: str | None) -> list[tuple[str, Path]]:
+    """FILE arguments need --dataset; DATASET=FILE arguments name their own."""
+    inputs = []
+    for arg in args:
+        name, sep, path_text = arg.partition("=")
+        if sep and name and not Path(arg).exists():
+            ds, path = name, Path(path_text)
+        elif dataset:
+            ds, path = dataset, Path(arg)
+        else:
+            raise _usage_error(f"{arg}: give --dataset NAME, or write the argument as DATASET=FILE")
+        if not path.is_file():
+            raise _usage_error(f"{path}: no such file")
+        if not path.name.endswith(_SUFFIXES):
+            raise _usage_error(f"{path}: only .csv and .csv.gz uploads start the pipeline")
+        inputs.append((ds, path))
+    return inputs
+
+
+@app.command()
+def run(
+    files: Annotated[list[str], typer.Argument(help="CSV files (FILE with --dataset, or DATASET=FILE).")],
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Dataset of FILE arguments.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="Folder for everything the run produced.")] = Path(
+        ".sluice/out"
+    ),
+) -> None:
+    """Run files through the whole workflow on the embedded AWS emulation."""
+    from sluice.local.runner import RunInput, run_files
+
+    inputs = [RunInput(ds, path) for ds, path in _parse_inputs(files, dataset)]
+    started = time.perf_counter()
+    summary = run_files(inputs, out, progress=lambda line: err.print(line, markup=False))
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    if json_out:
+        sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
+    else:
+        _print_summary(summary)
+    raise typer.Exit(EXIT_OK if summary["status"] == "SUCCEEDED" else EXIT_FAILED)
+
+
+def _print_summary(summary: dict[str, object]) -> None:
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    table = Table(title=f"sluice run: {summary['status']}")
+    for col in ("dataset", "file", "status", "in", "valid", "rejected", "curated", "dlq rows", "seconds"):
+        table.add_column(col)
+    executions = summary["executions"]
+    assert isinstance(executions, list)
+    for ex in executions:
+        rows = ex["rows"]
+        table.add_row(
+            ex["dataset"],
+            ex["source_key"].rsplit("/", 1)[-1],
+            ex["status"],
+            *(str(rows.get(k, "")) if rows.get(k) is not None else "-" for k in ("in", "valid", "rejected", "curated")),
+            str(ex["dlq"]["rows"]),
+            f"{ex['seconds']:.2f}",
+        )
+    console.print(table)
+    for ex in executions:
+        if ex["error"]:
+            console.print(f"[red]{ex['source_key']}[/red]: {ex['error']['type']}: {ex['error']['cause']}")
+    outputs = summary["outputs"]
+    assert isinstance(outputs, dict)
+    console.print(f"outputs in {Path(outputs['curated']).parent}")
+
+
+@app.command()
+def generate(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset whose sample to generate.")],
+    rows: Annotated[int, typer.Option("--rows", "-n", min=0, help="Number of data rows.")] = 1000,
+    bad_rate: Annotated[float, typer.Option("--bad-rate", min=0.0, max=1.0, help="Share of bad rows.")] = 0.0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same file).")] = 42,
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write (.csv or .csv.gz).")] = Path(
+        "sample.csv"
+    ),
+) -> None:
+    """Generate a sample file for a dataset, with a share of deliberately bad rows."""
+    from sluice.generate import GENERATORS
+
+    if dataset not in GENERATORS:
+        raise _usage_error(f"no generator for dataset {dataset!r}; known: {', '.join(sorted(GENERATORS))}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    step = max(rows // 20, 1)
+
+    def progress(done: int) -> None:
+        if rows >= 100_000 and done % step == 0:
+            err.print(f"  {done:,}/{rows:,} rows", markup=False)
+
+    started = time.perf_counter()
+    bad = GENERATORS[dataset](output, rows, bad_rate, seed, progress)
+    err.print(
+        f"wrote {output} ({rows:,} rows, {bad:,} bad, {output.stat().st_size / 1e6:.1f} MB) "
+        f"in {time.perf_counter() - started:.1f}s",
+        markup=False,
+    )
+
+
+@contracts_app.command("check")
+def contracts_check(
+    folder: Annotated[Path | None, typer.Argument(help="Contracts folder (default: contracts/).")] = None,
+) -> None:
+    """Check every contract; print each problem with file, field and what is wrong."""
+    from sluice.local.emulator import repo_root
+    from sluice_lib.contracts import ContractStore
+
+    root = folder or repo_root() / "contracts"
+    if not root.is_dir():
+        raise _usage_error(f"{root}: no such folder")
+    store = ContractStore(root)
+    problems = store.check_all()
+    for problem in problems:
+        err.print(problem, markup=False)
+    if problems:
+        raise typer.Exit(EXIT_FAILED)
+    err.print(f"{len(store.datasets())} contracts OK: {', '.join(store.datasets())}", markup=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""`sluice run`: uploads files into the emulated stack, follows each execution, summarises the results."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sluice.local.emulator import Emulator
+from sluice.local.export import export_outputs, read_queue
+
+TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunInput:
+    dataset: str
+    path: Path
+
+
+@dataclass
+class StateVisit:
+    name: str
+    status: str = "RUNNING"
+    seconds: float = 0.0
+    attempts: int = 0
+    entered: Any = None
+    output: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "seconds": round(self.seconds, 3), "attempts": self.attempts}
+
+
+@dataclass
+class ExecutionResult:
+    execution_arn: str
+    dataset: str
+    source_key: str
+    status: str = "RUNNING"
+    states: list[StateVisit] = field(default_factory=list)
+    error: dict[str, str] | None = None
+    validated: dict[str, Any] | None = None
+    manifest: dict[str, Any] | None = None
+    loaded: dict[str, Any] | None = None
+    seconds: float = 0.0
+    dlq: dict[str, int] = field(default_factory=lambda: {"messages": 0, "rows": 0})
+    ledger: str | None = None
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.execution_arn.rsplit(":", 1)[-1]
+
+    def rows(self) -> dict[str, int | None]:
+        counts = (self.validated or {}).get("counts", {})
+        return {
+            "in": counts.get("rows_in"),
+            "valid": counts.get("rows_valid"),
+            "rejected": counts.get("rows_rejected", self.dlq["rows"] if self.error else None),
+            "curated": (self.manifest or {}).get("rows_written"),
+            "deduped": (self.manifest or {}).get("rows_deduped"),
+            "loaded": (self.loaded or {}).get("rows_loaded"),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "execution_arn": self.execution_arn,
+            "dataset": self.dataset,
+            "source_key": self.source_key,
+            "seconds": round(self.seconds, 3),
+            "rows": self.rows(),
+            "dlq": self.dlq,
+            "states": [s.to_json() for s in self.states],
+            "error": self.error,
+            "ledger": self.ledger,
+            "notifications": [n.get("status") for n in self.notifications],
+        }
+
+
+def _states_from_history(events: list[dict[str, Any]]) -> list[StateVisit]:
+    visits: list[StateVisit] = []
+    current: StateVisit | None = None
+    for ev in events:
+        kind = ev["type"]
+        if kind.endswith("StateEntered"):
+            current = StateVisit(name=ev["stateEnteredEventDetails"]["name"], entered=ev["timestamp"])
+            visits.append(current)
+        elif kind in ("TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled") and current is not None:
+            current.attempts += 1
+        elif kind.endswith("StateExited") and current is not None:
+            current.status = "SUCCEEDED"
+            current.seconds = (ev["timestamp"] - current.entered).total_seconds()
+            output = ev["stateExitedEventDetails"].get("output")
+            current.output = json.loads(output) if output else None
+            current = None
+        elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted") and current is not None:
+            current.status = "FAILED"
+            current.seconds = (ev["timestamp"] - current.entered).total_seconds()
+            if current.name == "Rejected":
+                current.status = "SUCCEEDED"  # a Fail state that did its job: the run was rejected on purpose
+    return visits
+
+
+def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+        events.extend(page["events"])
+    return events
+
+
+class Runner:
+    """Runs inputs one after another in one emulator session."""
+
+    def __init__(self, emulator: Emulator, progress: Progress) -> None:
+        self.emu = emulator
+        self.progress = progress
+        self.sfn = emulator.client("stepfunctions")
+        self.s3 = emulator.client("s3")
+
+    def upload(self, item: RunInput) -> tuple[str, str]:
+        """Uploads like a user; returns (key, execution ARN) of the execution the rule started."""
+        key = f"incoming/{item.dataset}/{item.path.name}"
+        before = len(self.emu.bus.started)
+        self.s3.upload_file(str(item.path), self.emu.stack.raw_bucket, key)
+        started = self.emu.bus.started[before:]
+        if not started:
+            raise RuntimeError(f"{key}: the upload matched no EventBridge rule of the template")
+        return key, started[-1]
+
+    def follow(self, arn: str, dataset: str, key: str, timeout: float = 3600.0) -> ExecutionResult:
+        """Polls the execution, printing each state as it finishes, until it ends."""
+        result = ExecutionResult(execution_arn=arn, dataset=dataset, source_key=key)
+        started = time.perf_counter()
+        shown = 0
+        while True:
+            status = self.sfn.describe_execution(executionArn=arn)["status"]
+            visits = _states_from_history(_history(self.sfn, arn))
+            for visit in visits[shown:]:
+                if visit.status == "RUNNING":
+                    break
+                retries = f" after {visit.attempts - 1} retries" if visit.attempts > 1 else ""
+                self.progress(f"  {'✓' if visit.status == 'SUCCEEDED' else '✗'} {visit.name} {visit.seconds:.2f}s{retries}")
+                shown += 1
+            if status in TERMINAL:
+                break
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"{arn} still RUNNING after {timeout:.0f}s")
+            time.sleep(0.05)
+        self.emu.bus.drain()
+        described = self.sfn.describe_execution(executionArn=arn)
+        result.status = described["status"]
+        result.seconds = time.perf_counter() - started
+        visits = _states_from_history(_history(self.sfn, arn))
+        for visit in visits[shown:]:
+            self.progress(f"  {'✓' if visit.status == 'SUCCEEDED' else '✗'} {visit.name} {visit.seconds:.2f}s")
+        result.states = visits
+        if result.status != "SUCCEEDED":
+            result.error = {"type": described.get("error", ""), "cause": described.get("cause", "")}
+        for visit in visits:
+            out = visit.output or {}
+            if visit.name == "Validate" and "run" in out:
+                result.validated = out["run"]["result"]
+            if visit.name == "Load" and "load" in out:
+                result.loaded = out["load"]["result"]
+        if result.validated:
+            result.manifest = self._manifest(result.validated["output_uri"])
+        return result
+
+    def _manifest(self, output_uri: str) -> dict[str, Any] | None:
+        bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
+        try:
+            body = self.s3.get_object(Bucket=bucket, Key=f"{prefix}_manifest.json")["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        manifest: dict[str, Any] = json.loads(body)
+        return manifest
+
+    def run(self, inputs: list[RunInput]) -> list[ExecutionResult]:
+        results = []
+        for item in inputs:
+            self.progress(f"▶ {item.path.name} → s3://{self.emu.stack.raw_bucket}/incoming/{item.dataset}/")
+            key, arn = self.upload(item)
+            self.progress(f"  execution {arn.rsplit(':', 1)[-1]}")
+            result = self.follow(arn, item.dataset, key)
+            self.progress(f"  {result.status} in {result.seconds:.2f}s")
+            results.append(result)
+        self._annotate(results)
+        return results
+
+    def _annotate(self, results: list[ExecutionResult]) -> None:
+        """Adds what other services hold about each execution: DLQ rows, ledger status, notifications."""
+        dlq = read_queue(self.emu.client("sqs"), self.emu.stack.queue_url, keep=True)
+        notes = read_queue(self.emu.client("sqs"), self.emu.tap_url, keep=True)
+        ddb = self.emu.client("dynamodb")
+        for result in results:
+            for msg in dlq:
+                if msg["attributes"].get("run_id") == result.run_id:
+                    result.dlq["messages"] += 1
+                    result.dlq["rows"] += len(msg["body"].get("rows", []))
+            for note in notes:
+                body = note["body"]
+                message = json.loads(body["Message"]) if isinstance(body, dict) and "Message" in body else body
+                if isinstance(message, dict) and message.get("execution_arn") == result.execution_arn:
+                    result.notifications.append(message)
+            bucket = self.emu.stack.raw_bucket
+            item = ddb.query(
+                TableName=self.emu.stack.runs_table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"{bucket}/{result.source_key}"}},
+            )["Items"]
+            if item:
+                latest = max(item, key=lambda i: i.get("updated_at", {}).get("S", ""))
+                result.ledger = latest.get("status", {}).get("S")
+
+
+def run_files(
+    inputs: list[RunInput],
+    out_dir: Path,
+    progress: Progress,
+    root: Path | None = None,
+    time_scale: float = 0.001,
+) -> dict[str, Any]:
+    """Provisions the stack, runs every input in order, exports what the runs produced."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_file = out_dir / "logs" / "lambda.log"
+    if log_file.exists():
+        log_file.unlink()
+    t0 = time.perf_counter()
+    with Emulator(root=root, time_scale=time_scale, log_file=log_file) as emu:
+        progress(f"stack provisioned from template.sam.yaml in {time.perf_counter() - t0:.2f}s")
+        results = Runner(emu, progress).run(inputs)
+        outputs = export_outputs(emu, out_dir)
+    overall = "SUCCEEDED" if all(r.status == "SUCCEEDED" for r in results) else "FAILED"
+    return {
+        "status": overall,
+        "executions": [r.to_json() for r in results],
+        "outputs": outputs,
+    }
