@@ -88,7 +88,10 @@ def _print_summary(summary: dict[str, object]) -> None:
             ex["dataset"],
             ex["source_key"].rsplit("/", 1)[-1],
             ex["status"],
-            *(str(rows.get(k, "")) if rows.get(k) is not None else "-" for k in ("in", "valid", "rejected", "curated")),
+            *(
+                str(rows.get(k, "")) if rows.get(k) is not None else "-"
+                for k in ("in", "valid", "rejected", "curated")
+            ),
             str(ex["dlq"]["rows"]),
             f"{ex['seconds']:.2f}",
         )

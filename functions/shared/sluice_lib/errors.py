@@ -76,3 +76,31 @@ class TransformOutputMissingError(SluiceError):
 
 class LedgerConflictError(SluiceError):
     """A concurrent execution already processes the same source object version."""
+
+
+class TransformOutputInvalidError(SluiceError):
+    """The transform's manifest is unreadable or does not describe the run Load was given."""
+
+
+class CuratedPublishError(SluiceError):
+    """S3 refused to copy or delete curated files while Load published a run."""
+
+
+class CatalogUpdateError(SluiceError):
+    """The Glue Data Catalog refused a table or partition change."""
+
+
+class StagingTableMissingError(SluiceError):
+    """The staging table is not in the catalog, so a partition cannot be added to it (crawl instead)."""
+
+
+class ServingKeyMissingError(SluiceError):
+    """A row has no value for a serving key field, so it has no DynamoDB key."""
+
+
+class ServingWriteError(SluiceError):
+    """DynamoDB refused serving items, or left them unprocessed after the bounded retries."""
+
+
+class BadRecordsQueueError(SluiceError):
+    """The bad-records queue did not accept some messages, even after sending them again."""

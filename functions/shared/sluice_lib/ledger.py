@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sluice_lib.errors import InvalidEventError
 from sluice_lib.models import RunStatus, SourceObject
 
 
@@ -34,7 +35,7 @@ def _attr(value: Any) -> dict[str, Any]:
 
 
 def _plain(attr: dict[str, Any]) -> Any:
-    (kind, value), = attr.items()
+    ((kind, value),) = attr.items()
     if kind == "N":
         return int(value) if value.lstrip("-").isdigit() else float(value)
     if kind == "M":
@@ -54,12 +55,18 @@ class Ledger:
         self.table = table_name
 
     def get(self, source: SourceObject) -> dict[str, Any] | None:
-        item = self.ddb.get_item(TableName=self.table, Key=ledger_key(source), ConsistentRead=True).get("Item")
+        item = self.ddb.get_item(TableName=self.table, Key=ledger_key(source), ConsistentRead=True).get(
+            "Item"
+        )
         return {k: _plain(v) for k, v in item.items()} if item else None
 
     def update(self, source: SourceObject, status: RunStatus, **fields: Any) -> None:
         """Sets the status and the given fields (None values are stored as NULL)."""
-        values = {"status": status, "updated_at": now_iso(), "dataset": source.dataset, **fields}
+        try:
+            dataset = source.dataset
+        except InvalidEventError:  # a key outside incoming/<dataset>/ still gets its ledger item
+            dataset = "_unknown"
+        values = {"status": status, "updated_at": now_iso(), "dataset": dataset, **fields}
         names = {f"#{i}": k for i, k in enumerate(values)}
         attrs = {f":{i}": _attr(v) for i, v in enumerate(values.values())}
         expr = "SET " + ", ".join(f"#{i} = :{i}" for i in range(len(values)))

@@ -47,7 +47,9 @@ class Emulator:
     production intervals). Lambda log lines (stdout) go to `log_file` while the emulator runs.
     """
 
-    def __init__(self, root: Path | None = None, time_scale: float = 0.001, log_file: Path | None = None) -> None:
+    def __init__(
+        self, root: Path | None = None, time_scale: float = 0.001, log_file: Path | None = None
+    ) -> None:
         self.root = root or repo_root()
         self.time_scale = time_scale
         self.log_file = log_file
@@ -73,7 +75,9 @@ class Emulator:
             self._saved_fd = os.dup(1)
             os.dup2(self._log.fileno(), 1)
         self._route_moto_logs()
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+        self._mock = mock_aws(
+            config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+        )
         self._mock.start()
         try:
             moto_fixes.apply()
@@ -109,7 +113,10 @@ class Emulator:
         url: str = sqs.create_queue(QueueName=NOTIFICATION_TAP)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.client("sns").subscribe(
-            TopicArn=self.stack.topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "false"}
+            TopicArn=self.stack.topic_arn,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "false"},
         )
         return url
 

@@ -19,7 +19,9 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def object_created_event(bucket: str, key: str, size: int, etag: str, version_id: str | None) -> dict[str, Any]:
+def object_created_event(
+    bucket: str, key: str, size: int, etag: str, version_id: str | None
+) -> dict[str, Any]:
     """The event S3 sends to EventBridge for a PutObject (keys are not URL-encoded here)."""
     return {
         "version": "0",
@@ -54,7 +56,9 @@ def _epoch_ms(value: Any) -> int | None:
 
 def execution_status_event(execution: Any) -> dict[str, Any]:
     """The "Step Functions Execution Status Change" event for a finished moto execution."""
-    status = execution.exec_status.value if hasattr(execution.exec_status, "value") else str(execution.exec_status)
+    status = (
+        execution.exec_status.value if hasattr(execution.exec_status, "value") else str(execution.exec_status)
+    )
     return {
         "version": "0",
         "id": str(uuid.uuid4()),

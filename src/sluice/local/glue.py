@@ -298,6 +298,7 @@ def _patch_moto_glue() -> None:
         original_start_crawler(self, name)
         self.crawlers[name].crawls[-1].status = "RUNNING"
         threading.Thread(target=local.crawl, args=(name,), daemon=True).start()
+
     models.GlueBackend.start_job_run = start_job_run  # type: ignore[method-assign]
     models.GlueBackend.start_crawler = start_crawler  # type: ignore[method-assign]
 

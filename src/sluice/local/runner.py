@@ -32,7 +32,12 @@ class StateVisit:
     output: Any = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "seconds": round(self.seconds, 3), "attempts": self.attempts}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "seconds": round(self.seconds, 3),
+            "attempts": self.attempts,
+        }
 
 
 @dataclass
@@ -90,7 +95,9 @@ def _states_from_history(events: list[dict[str, Any]]) -> list[StateVisit]:
         if kind.endswith("StateEntered"):
             current = StateVisit(name=ev["stateEnteredEventDetails"]["name"], entered=ev["timestamp"])
             visits.append(current)
-        elif kind in ("TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled") and current is not None:
+        elif (
+            kind in ("TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled") and current is not None
+        ):
             current.attempts += 1
         elif kind.endswith("StateExited") and current is not None:
             current.status = "SUCCEEDED"
@@ -144,7 +151,9 @@ class Runner:
                 if visit.status == "RUNNING":
                     break
                 retries = f" after {visit.attempts - 1} retries" if visit.attempts > 1 else ""
-                self.progress(f"  {'✓' if visit.status == 'SUCCEEDED' else '✗'} {visit.name} {visit.seconds:.2f}s{retries}")
+                self.progress(
+                    f"  {'✓' if visit.status == 'SUCCEEDED' else '✗'} {visit.name} {visit.seconds:.2f}s{retries}"
+                )
                 shown += 1
             if status in TERMINAL:
                 break
@@ -157,7 +166,9 @@ class Runner:
         result.seconds = time.perf_counter() - started
         visits = _states_from_history(_history(self.sfn, arn))
         for visit in visits[shown:]:
-            self.progress(f"  {'✓' if visit.status == 'SUCCEEDED' else '✗'} {visit.name} {visit.seconds:.2f}s")
+            self.progress(
+                f"  {'✓' if visit.status == 'SUCCEEDED' else '✗'} {visit.name} {visit.seconds:.2f}s"
+            )
         result.states = visits
         if result.status != "SUCCEEDED":
             result.error = {"type": described.get("error", ""), "cause": described.get("cause", "")}
@@ -204,7 +215,9 @@ class Runner:
                     result.dlq["rows"] += len(msg["body"].get("rows", []))
             for note in notes:
                 body = note["body"]
-                message = json.loads(body["Message"]) if isinstance(body, dict) and "Message" in body else body
+                message = (
+                    json.loads(body["Message"]) if isinstance(body, dict) and "Message" in body else body
+                )
                 if isinstance(message, dict) and message.get("execution_arn") == result.execution_arn:
                     result.notifications.append(message)
             bucket = self.emu.stack.raw_bucket

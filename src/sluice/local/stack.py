@@ -24,7 +24,12 @@ STACK_NAME = "sluice-local"
 # moto's CloudFormation backend logs and skips these (DESIGN.md); we create them through the service APIs.
 # moto creates state machines from CloudFormation without applying DefinitionSubstitutions and outside the
 # executing backend, so the state machine is ours too.
-_OWN_TYPES = ("AWS::Glue::Database", "AWS::Glue::Crawler", "AWS::Glue::Job", "AWS::StepFunctions::StateMachine")
+_OWN_TYPES = (
+    "AWS::Glue::Database",
+    "AWS::Glue::Crawler",
+    "AWS::Glue::Job",
+    "AWS::StepFunctions::StateMachine",
+)
 
 
 @dataclass
@@ -140,7 +145,7 @@ def _provision(app: SamApp, overrides: dict[str, str] | None) -> Stack:
         warnings.simplefilter("ignore", UserWarning)
         moto_log.setLevel(logging.ERROR)
         cfn_client.create_stack(
-        StackName=STACK_NAME,
+            StackName=STACK_NAME,
             TemplateBody=json.dumps(cfn),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
@@ -215,7 +220,9 @@ def _resolver(
         elif res["Type"] in ("AWS::Glue::Crawler", "AWS::Glue::Job"):
             refs[logical] = resolver.resolve(props["Name"])
         elif res["Type"] == "AWS::StepFunctions::StateMachine":
-            refs[logical] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{resolver.resolve(props['StateMachineName'])}"
+            refs[logical] = (
+                f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{resolver.resolve(props['StateMachineName'])}"
+            )
     resolver.values.update(refs)
     return resolver
 

@@ -109,7 +109,7 @@ class Resolver:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":
@@ -155,7 +155,7 @@ def evaluate_conditions(cfn: dict[str, Any], parameters: dict[str, str]) -> dict
 
     def value(node: Any) -> Any:
         if isinstance(node, dict) and len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Ref":
                 return parameters.get(arg, "")
             if key == "Fn::Equals":

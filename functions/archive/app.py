@@ -1,0 +1,45 @@
+"""Archive step: moves the raw upload to archive/, marks the run SUCCEEDED and returns its notification."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sluice_lib.archive import archive_run
+from sluice_lib.ledger import Ledger
+from sluice_lib.models import ArchiveInput
+from sluice_lib.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+SETTINGS = Settings.from_env()
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service)
+
+
+@logger.inject_lambda_context(correlation_id_path="run.run_id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ArchiveInput)
+def lambda_handler(event: ArchiveInput, context: LambdaContext) -> dict[str, Any]:
+    """The Archive state sends `{"run": <Validate's output>, "load": <Load's output>}`."""
+    result = archive_run(
+        event,
+        s3=client("s3"),
+        ledger=Ledger(client("dynamodb"), SETTINGS.runs_table),
+        raw_bucket=SETTINGS.raw_bucket,
+        region=client("s3").meta.region_name,
+    )
+    metrics.add_metric(name="RunsSucceeded", unit=MetricUnit.Count, value=1)
+    logger.info("archived", extra={"archive_uri": result.archive_uri})
+    return result.model_dump(mode="json")

@@ -1,0 +1,48 @@
+"""OnExecutionFailed: records a failed, timed-out or aborted execution and sends its one notification."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sluice_lib.failures import ExecutionStatusChange, on_execution_failed
+from sluice_lib.ledger import Ledger
+from sluice_lib.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+SETTINGS = Settings.from_env()
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service)
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.name")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ExecutionStatusChange)
+def lambda_handler(event: ExecutionStatusChange, context: LambdaContext) -> dict[str, Any]:
+    """Invoked by the EventBridge rule with the event itself:
+    `{"detail-type": "Step Functions Execution Status Change", "source": "aws.states", "region": ...,
+      "detail": {"executionArn", "stateMachineArn", "name", "status": "FAILED|TIMED_OUT|ABORTED",
+                 "startDate", "stopDate" (epoch ms), "input" (JSON text), "error", "cause", "redriveCount"}}`.
+    """
+    result = on_execution_failed(
+        event,
+        sfn=client("stepfunctions"),
+        sns=client("sns"),
+        ledger=Ledger(client("dynamodb"), SETTINGS.runs_table),
+        topic_arn=SETTINGS.topic_arn,
+    )
+    metrics.add_metric(name="FailureNotificationsSent", unit=MetricUnit.Count, value=int(result.notified))
+    logger.info("execution failure handled", extra=result.model_dump())
+    return result.model_dump(mode="json")
