@@ -129,6 +129,8 @@ class Emulator:
         with contextlib.suppress(Exception):
             if hasattr(self, "bus"):
                 self.bus.drain(timeout=60)
+        for module in (events, glue, lambdas):
+            module.uninstall()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

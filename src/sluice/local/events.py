@@ -140,21 +140,31 @@ class EventBus:
 
 
 _active: list[EventBus] = []
+_patched: list[bool] = []
 
 
 def install(bus: EventBus) -> None:
     """S3 uploads and finished executions go through the bus, as on AWS (hooks installed once)."""
-    first = not _active
     _active[:] = [bus]
-    if first:
+    if not _patched:
         _patch_moto()
+        _patched.append(True)
+
+
+def uninstall() -> None:
+    _active.clear()
 
 
 def _patch_moto() -> None:
     from moto.s3 import notifications
     from moto.stepfunctions.parser.backend import execution as sfn_execution
 
+    original_send = notifications._send_event_bridge_message
+
     def send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+        if not _active:
+            original_send(account_id, bucket, event_name, key)
+            return
         if not event_name.startswith("s3:ObjectCreated"):
             return
         event = object_created_event(bucket.name, key.name, key.size, key.etag, key.version_id)
@@ -166,7 +176,7 @@ def _patch_moto() -> None:
 
     def terminated(self: Any) -> None:
         original_terminated(self)
-        if self.execution.exec_status.value in ("FAILED", "TIMED_OUT", "ABORTED"):
+        if _active and self.execution.exec_status.value in ("FAILED", "TIMED_OUT", "ABORTED"):
             _active[0].put(execution_status_event(self.execution), asynchronous=True)
 
     sfn_execution.BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]

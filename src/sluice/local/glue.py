@@ -254,6 +254,7 @@ def _parquet_schema(s3: Any, bucket: str, key: str) -> Any:
 
 
 _active: list[LocalGlue] = []
+_patched: list[bool] = []
 
 
 def install(local: LocalGlue) -> None:
@@ -266,10 +267,19 @@ def install(local: LocalGlue) -> None:
     # Our runtime decides when runs and crawls end; moto's state machine must not advance them.
     for model in ("glue::job_run", "glue::crawl"):
         state_manager.set_transition(model_name=model, transition={"progression": "manual", "times": 10**9})
-    first = not _active
     _active[:] = [local]
-    if first:
+    if not _patched:
         _patch_moto_glue()
+        _patched.append(True)
+
+
+def uninstall() -> None:
+    """Detaches the local Glue: moto's own behaviour applies again outside an emulator session."""
+    from moto.moto_api import state_manager
+
+    _active.clear()
+    for model in ("glue::job_run", "glue::crawl"):
+        state_manager.unset_transition(model_name=model)
 
 
 def _patch_moto_glue() -> None:
@@ -279,6 +289,8 @@ def _patch_moto_glue() -> None:
     original_start_crawler = models.GlueBackend.start_crawler
 
     def start_job_run(self: Any, name: str, *args: Any, **kwargs: Any) -> str:
+        if not _active:
+            return str(original_start_job_run(self, name, *args, **kwargs))
         local = _active[0]
         if local.fault_hook is not None:
             local.fault_hook(f"glue:startJobRun:{name}")
@@ -292,6 +304,9 @@ def _patch_moto_glue() -> None:
         return run_id
 
     def start_crawler(self: Any, name: str) -> None:
+        if not _active:
+            original_start_crawler(self, name)
+            return
         local = _active[0]
         if local.fault_hook is not None:
             local.fault_hook(f"glue:startCrawler:{name}")

@@ -133,16 +133,22 @@ class LambdaRuntime:
 
 
 _active: list[LambdaRuntime] = []
+_patched: list[bool] = []
+
+
+def uninstall() -> None:
+    _active.clear()
 
 
 def install(runtime: LambdaRuntime) -> None:
     """Routes moto's (docker-less) Lambda Invoke to the in-process runtime (hook installed once)."""
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
-    first = not _active
     _active[:] = [runtime]
-    if not first:
+    if _patched:
         return
+    _patched.append(True)
+    original_invoke = LambdaSimpleBackend.invoke
 
     def invoke(
         self: LambdaSimpleBackend,
@@ -152,6 +158,8 @@ def install(runtime: LambdaRuntime) -> None:
         headers: Any,
         response_headers: Any,
     ) -> bytes:
+        if not _active:
+            return bytes(original_invoke(self, function_name, qualifier, body, headers, response_headers) or b"")
         event = json.loads(body) if body else {}
         result, error_type = _active[0].invoke(function_name, event)
         if error_type is not None:

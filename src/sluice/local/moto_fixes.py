@@ -1,4 +1,4 @@
-"""Corrections of moto 5.2.5's Step Functions interpreter (a port of LocalStack's), as revertible monkeypatches.
+"""Corrections of moto 5.2.5's Step Functions interpreter (LocalStack's port), as revertible monkeypatches.
 
 moto is pinned to 5.2.5 exactly because these patches touch its internals. Each fix is one small
 ``_fix_*`` function below that says what is wrong, why, and what it changes; ``FIXES`` names them:
@@ -9,8 +9,8 @@ moto is pinned to 5.2.5 exactly because these patches touch its internals. Each 
 2. ``execution_name``: a second ``start_execution`` without a name collides with the first
    (``StepFunctionsParserBackend.start_execution``); the name now defaults to a uuid4.
 3. ``states_error_names``: a ``States.*`` error from a Parallel branch, a Map iteration or a Fail state
-   becomes ``States.Runtime`` (``CustomErrorName`` in ``branches_decl``, ``iteration_worker``, ``state_fail``);
-   it now keeps its name and reaches the Catch.
+   becomes ``States.Runtime`` (``CustomErrorName`` in ``branches_decl``, ``iteration_worker`` and
+   ``state_fail``); it now keeps its name and reaches the Catch.
 4. ``aws_sdk_normalisation``: ``aws-sdk:*`` parameters and responses are not normalised
    (``StateTaskService._normalise_parameters``/``_normalise_response`` are stubs); now they are mapped to
    and from botocore's shapes for ``StateTaskServiceAwsSdk``.
@@ -34,7 +34,6 @@ removes one for the duration of a block, which is how the tests show each defect
 """
 
 from __future__ import annotations
-
 import __future__
 
 import ast
@@ -58,7 +57,16 @@ from botocore.exceptions import UnknownServiceError
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StringShape, StructureShape
 from botocore.response import StreamingBody
 
-__all__ = ["FIXES", "applied", "apply", "revert", "reverted", "set_time_scale", "time_scale"]
+__all__ = [
+    "FIXES",
+    "applied",
+    "apply",
+    "revert",
+    "reverted",
+    "set_time_scale",
+    "sfn_service_error_prefix",
+    "time_scale",
+]
 
 _MISSING = object()
 
@@ -121,9 +129,14 @@ def _operation_model(boto_service: str, action: str) -> OperationModel | None:
 # --- 1 -------------------------------------------------------------------------------------------
 
 
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+
+
 def _epoch_millis(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
-        return int(value.timestamp() * 1000)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
+        return (value - _EPOCH) // datetime.timedelta(milliseconds=1)
     if isinstance(value, dict):
         return {key: _epoch_millis(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -145,7 +158,7 @@ def _fix_glue_sync() -> list[_Patch]:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
         StateTaskServiceCallback,
     )
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue import (
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue import (  # noqa: E501
         StateTaskServiceGlue,
     )
 
@@ -157,9 +170,9 @@ def _fix_glue_sync() -> list[_Patch]:
     build_resolver = StateTaskServiceGlue._sync_to_start_job_run
 
     @functools.wraps(build_resolver)
-    def _sync_to_start_job_run(self: Any, *args: Any) -> Callable[[], Any]:
+    def _sync_to_start_job_run(self: Any, *args: Any) -> Callable[[], Any] | None:
         resolve = build_resolver(self, *args)
-        return lambda: _epoch_millis(resolve())
+        return None if resolve is None else lambda: _epoch_millis(resolve())
 
     return [
         _Patch(StateTaskServiceCallback, "_eval_integration_pattern", guarded),
@@ -183,7 +196,9 @@ def _fix_execution_name() -> list[_Patch]:
     start = StepFunctionsParserBackend.start_execution
 
     @functools.wraps(start)
-    def start_execution(self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any) -> Any:
+    def start_execution(
+        self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
         return start(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     return [_Patch(StepFunctionsParserBackend, "start_execution", start_execution)]
@@ -226,7 +241,10 @@ def _fix_states_error_names() -> list[_Patch]:
     from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
     from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 
-    return [_Patch(module, "CustomErrorName", _error_name) for module in (branches_decl, iteration_worker, state_fail)]
+    return [
+        _Patch(module, "CustomErrorName", _error_name)
+        for module in (branches_decl, iteration_worker, state_fail)
+    ]
 
 
 # --- 4 -------------------------------------------------------------------------------------------
@@ -245,8 +263,10 @@ def _to_boto(value: Any, shape: Shape | None) -> Any:
         return [_to_boto(item, shape.member) for item in value]
     if isinstance(shape, MapShape) and isinstance(value, dict):
         return {key: _to_boto(item, shape.value) for key, item in value.items()}
-    if shape is not None and isinstance(value, dict | list) and (
-        isinstance(shape, StringShape) or shape.type_name == "blob"
+    if (
+        shape is not None
+        and isinstance(value, dict | list)
+        and (isinstance(shape, StringShape) or shape.type_name == "blob")
     ):
         # AWS serialises a JSON value given for a string/blob member (sfn:startExecution Input, Payload).
         return json.dumps(value, separators=(",", ":"))
@@ -264,7 +284,7 @@ def _iso8601(value: datetime.datetime) -> str:
 
 
 def _from_boto(value: Any, shape: Shape | None) -> Any:
-    """botocore response -> JSON as AWS's aws-sdk integrations return it (PascalCase members, text, ISO dates)."""
+    """botocore response -> JSON as aws-sdk integrations return it (PascalCase members, text, ISO dates)."""
     if isinstance(value, datetime.datetime):
         return _iso8601(value)
     if isinstance(value, StreamingBody):
@@ -277,7 +297,9 @@ def _from_boto(value: Any, shape: Shape | None) -> Any:
     if isinstance(value, dict):
         if isinstance(shape, StructureShape):
             members = shape.members
-            return {key[:1].upper() + key[1:]: _from_boto(item, members.get(key)) for key, item in value.items()}
+            return {
+                key[:1].upper() + key[1:]: _from_boto(item, members.get(key)) for key, item in value.items()
+            }
         item_shape = shape.value if isinstance(shape, MapShape) else None
         return {key: _from_boto(item, item_shape) for key, item in value.items()}
     return value
@@ -288,7 +310,8 @@ def _fix_aws_sdk_normalisation() -> list[_Patch]:
 
     Why: ``StateTaskService._normalise_parameters``/``_normalise_response`` are ``pass`` in moto 5.2.5.
     Parameters reach botocore as the ASL writes them (PascalCase), so members of camelCase APIs (sfn,
-    and nested structures of others) are silently dropped; responses keep ``datetime`` values and
+    and nested structures of others) are dropped and the call fails or ignores them; responses keep
+    ``datetime`` values and
     ``StreamingBody`` objects, which cannot be serialised into the state output (``describe_execution``
     raises), and camelCase keys where AWS returns PascalCase.
     Fix (aws-sdk integrations only; the optimised integrations keep their own handling): map parameter
@@ -301,13 +324,18 @@ def _fix_aws_sdk_normalisation() -> list[_Patch]:
         StateTaskServiceAwsSdk,
     )
 
-    def _model(self: Any, boto_service_name: str | None, service_action_name: str | None) -> OperationModel | None:
+    def _model(
+        self: Any, boto_service_name: str | None, service_action_name: str | None
+    ) -> OperationModel | None:
         return _operation_model(
             self._get_boto_service_name(boto_service_name), service_action_name or self.resource.api_action
         )
 
     def _normalise_parameters(
-        self: Any, parameters: dict[str, Any], boto_service_name: str | None = None, service_action_name: str | None = None
+        self: Any,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
     ) -> None:
         model = _model(self, boto_service_name, service_action_name)
         if model is not None and model.input_shape is not None:
@@ -354,7 +382,8 @@ def sfn_service_error_prefix(service_name: str) -> str:
     """
     name = service_name.lower()
     boto_name = _BOTO_NAMES.get(name) or next(
-        (known for known in _botocore_session().get_available_services() if known.replace("-", "") == name), name
+        (known for known in _botocore_session().get_available_services() if known.replace("-", "") == name),
+        name,
     )
     try:
         service_id = str(_botocore_session().get_service_model(boto_name).service_id)
@@ -375,7 +404,11 @@ def _fix_aws_sdk_error_names() -> list[_Patch]:
         StateTaskServiceAwsSdk,
     )
 
-    return [_Patch(StateTaskServiceAwsSdk, "_normalise_service_error_name", staticmethod(sfn_service_error_prefix))]
+    return [
+        _Patch(
+            StateTaskServiceAwsSdk, "_normalise_service_error_name", staticmethod(sfn_service_error_prefix)
+        )
+    ]
 
 
 # --- 6 -------------------------------------------------------------------------------------------
@@ -504,7 +537,9 @@ def _fix_distributed_map_tolerance() -> list[_Patch]:
         count, percentage = eval_input.tolerated_failure_count, eval_input.tolerated_failure_percentage
         count_set, percentage_set = getattr(self, "sluice_tolerance_set", (bool(count), bool(percentage)))
         if count_set or percentage_set:
-            exceeded = (count_set and failed > count) or (percentage_set and 100.0 * failed / total > percentage)
+            exceeded = (count_set and failed > count) or (
+                percentage_set and 100.0 * failed / total > percentage
+            )
         else:
             exceeded = True
         if not exceeded:
@@ -521,7 +556,7 @@ def _fix_distributed_map_tolerance() -> list[_Patch]:
                 env=env,
                 error_name=StatesErrorName(typ=error),
                 event_type=HistoryEventType.MapRunFailed,
-                event_details=EventDetails(
+                event_details=EventDetails(  # type: ignore[typeddict-item]  # moto's TypedDicts are total
                     mapRunFailedEventDetails=MapRunFailedEventDetails(error=error.to_name(), cause=cause)
                 ),
             )
@@ -649,7 +684,6 @@ def _fix_jsonata() -> list[_Patch]:
     as the JVM bridge does, and evaluation errors become moto's ``JSONataException``.
     """
     import jsonata
-
     from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 
     def _eval_jsonata(expression: str) -> Any:

@@ -138,6 +138,9 @@ def _provision(app: SamApp, overrides: dict[str, str] | None) -> Stack:
             s3.put_object(Bucket=ARTIFACT_BUCKET, Key=code["S3Key"], Body=body)
 
     own = {k: v for k, v in cfn["Resources"].items() if v["Type"] in _OWN_TYPES}
+    own_names = _own_names(cfn, parameters, own)
+    cfn = _inline_refs(cfn, own_names)
+    own = {k: cfn["Resources"][k] for k in own}
     moto_log = logging.getLogger("moto")
     level = moto_log.level
     with warnings.catch_warnings():
@@ -162,7 +165,7 @@ def _provision(app: SamApp, overrides: dict[str, str] | None) -> Stack:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 
     stack = Stack(app=app, parameters=parameters, outputs=outputs, physical=physical)
-    resolver = _resolver(session, cfn, parameters, physical, own)
+    resolver = _resolver(session, cfn, parameters, physical, own_names)
     _provision_own(session, stack, own, resolver)
     _complete_buckets(s3, cfn, physical, resolver)
     stack.outputs.update(
@@ -172,25 +175,64 @@ def _provision(app: SamApp, overrides: dict[str, str] | None) -> Stack:
     return stack
 
 
-def _resolver(
-    session: boto3.Session,
-    cfn: dict[str, Any],
-    parameters: dict[str, str],
-    physical: dict[str, str],
-    own: dict[str, Any],
-) -> Resolver:
-    pseudo = {
+def _pseudo() -> dict[str, str]:
+    return {
         "AWS::Region": REGION,
         "AWS::AccountId": ACCOUNT,
         "AWS::Partition": "aws",
         "AWS::StackName": STACK_NAME,
         "AWS::URLSuffix": "amazonaws.com",
     }
-    refs = dict(physical)
+
+
+def _own_names(cfn: dict[str, Any], parameters: dict[str, str], own: dict[str, Any]) -> dict[str, str]:
+    """What `Ref` returns for the resources we create ourselves (their names depend on parameters only)."""
+    resolver = Resolver(parameters, _pseudo(), {}, _no_get_att, evaluate_conditions(cfn, parameters))
+    names = {}
+    for logical, res in own.items():
+        props = res["Properties"]
+        if res["Type"] == "AWS::Glue::Database":
+            names[logical] = resolver.resolve(props["DatabaseInput"]["Name"])
+        elif res["Type"] in ("AWS::Glue::Crawler", "AWS::Glue::Job"):
+            names[logical] = resolver.resolve(props["Name"])
+        elif res["Type"] == "AWS::StepFunctions::StateMachine":
+            name = resolver.resolve(props["StateMachineName"])
+            names[logical] = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+    return names
+
+
+def _no_get_att(logical: str, attr: str) -> str:
+    raise KeyError(f"template: a resource name may not use Fn::GetAtt {logical}.{attr} locally")
+
+
+def _inline_refs(node: Any, names: dict[str, str]) -> Any:
+    """Replaces Refs to our own resources by their names, so moto's CloudFormation can resolve the rest."""
+    if isinstance(node, list):
+        return [_inline_refs(v, names) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1 and "Ref" in node and node["Ref"] in names:
+        return names[node["Ref"]]
+    if len(node) == 1 and "Fn::Sub" in node:
+        arg = node["Fn::Sub"]
+        text = arg if isinstance(arg, str) else arg[0]
+        for logical, name in names.items():
+            text = text.replace("${" + logical + "}", name)
+        return {"Fn::Sub": text if isinstance(arg, str) else [text, _inline_refs(arg[1], names)]}
+    return {k: _inline_refs(v, names) for k, v in node.items()}
+
+
+def _resolver(
+    session: boto3.Session,
+    cfn: dict[str, Any],
+    parameters: dict[str, str],
+    physical: dict[str, str],
+    own_names: dict[str, str],
+) -> Resolver:
+    refs = {**physical, **own_names}
     iam = session.client("iam")
     lam = session.client("lambda")
     resources = cfn["Resources"]
-    resolver: Resolver
 
     def get_att(logical: str, attr: str) -> str:
         kind = resources[logical]["Type"]
@@ -211,20 +253,7 @@ def _resolver(
             return f"arn:aws:s3:::{name}"
         raise KeyError(f"template: Fn::GetAtt {logical}.{attr} is not supported locally")
 
-    resolver = Resolver(parameters, pseudo, refs, get_att, evaluate_conditions(cfn, parameters))
-    # Names of the resources we create ourselves, so Refs to them resolve like CloudFormation's.
-    for logical, res in own.items():
-        props = res["Properties"]
-        if res["Type"] == "AWS::Glue::Database":
-            refs[logical] = resolver.resolve(props["DatabaseInput"]["Name"])
-        elif res["Type"] in ("AWS::Glue::Crawler", "AWS::Glue::Job"):
-            refs[logical] = resolver.resolve(props["Name"])
-        elif res["Type"] == "AWS::StepFunctions::StateMachine":
-            refs[logical] = (
-                f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{resolver.resolve(props['StateMachineName'])}"
-            )
-    resolver.values.update(refs)
-    return resolver
+    return Resolver(parameters, _pseudo(), refs, get_att, evaluate_conditions(cfn, parameters))
 
 
 def _provision_own(session: boto3.Session, stack: Stack, own: dict[str, Any], resolver: Resolver) -> None:
