@@ -14,14 +14,14 @@ from offers_rows import OFFERS_HEADER, offers_row
 
 pytestmark = [pytest.mark.emulator, pytest.mark.spark]
 
-# 12 valid rows in two months (two partitions) and 3 bad rows of different kinds.
-GOOD = [offers_row(i, created="2026-03-04T05:06:07+00:00") for i in range(6)] + [
-    offers_row(i, created="2026-04-05T06:07:08+00:00") for i in range(6, 12)
+# 60 valid rows in two months (two partitions) and 3 bad rows of different kinds (4.8% < the 5% threshold).
+GOOD = [offers_row(i, created="2026-03-04T05:06:07+00:00") for i in range(30)] + [
+    offers_row(i, created="2026-04-05T06:07:08+00:00") for i in range(30, 60)
 ]
 BAD = [
-    offers_row(90, account=""),  # line 14: account required
-    offers_row(91, risk="extreme"),  # line 15: risk not in enum
-    offers_row(92, created="yesterday"),  # line 16: created not a datetime
+    offers_row(90, account=""),  # line 62: account required
+    offers_row(91, risk="extreme"),  # line 63: risk not in enum
+    offers_row(92, created="yesterday"),  # line 64: created not a datetime
 ]
 
 
@@ -41,10 +41,10 @@ def test_run_offers_with_three_bad_rows_succeeds(offers_run: dict[str, Any]) -> 
     (execution,) = offers_run["executions"]
     assert execution["status"] == "SUCCEEDED"
     assert execution["error"] is None
-    assert execution["rows"]["in"] == 15
-    assert execution["rows"]["valid"] == 12
+    assert execution["rows"]["in"] == 63
+    assert execution["rows"]["valid"] == 60
     assert execution["rows"]["rejected"] == 3
-    assert execution["rows"]["curated"] == 12
+    assert execution["rows"]["curated"] == 60
     assert execution["dlq"] == {"messages": 1, "rows": 3}
     names = [s["name"] for s in execution["states"]]
     assert names[0] == "Validate" and names[-1] == "Done"
@@ -55,7 +55,7 @@ def test_run_offers_with_three_bad_rows_succeeds(offers_run: dict[str, Any]) -> 
 def test_run_offers_curated_parquet_holds_exactly_the_valid_rows(offers_run: dict[str, Any]) -> None:
     table = ds.dataset(offers_run["outputs"]["curated"] + "/offers", format="parquet", partitioning="hive")
     rows = table.to_table().to_pylist()
-    assert sorted(r["offer_id"] for r in rows) == [str(100000000000 + i) for i in range(12)]
+    assert sorted(r["offer_id"] for r in rows) == [str(100000000000 + i) for i in range(60)]
     by_month = sorted({(r["year"], r["month"]) for r in rows})
     assert by_month == [(2026, 3), (2026, 4)]
 
@@ -65,7 +65,7 @@ def test_run_offers_dlq_holds_each_bad_row_with_line_and_reason(offers_run: dict
     assert len(messages) == 1
     assert messages[0]["attributes"]["dataset"] == "offers"
     rows = sorted(messages[0]["body"]["rows"], key=lambda r: r["line"])
-    assert [r["line"] for r in rows] == [14, 15, 16]
+    assert [r["line"] for r in rows] == [62, 63, 64]
     assert "account" in " ".join(rows[0]["reasons"])
     assert "risk" in " ".join(rows[1]["reasons"])
     assert "created" in " ".join(rows[2]["reasons"])

@@ -24,9 +24,15 @@ def test_stack_buckets_are_versioned_private_and_raw_sends_eventbridge(emu: Emul
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values())
-    notify = s3.get_bucket_notification_configuration(Bucket=emu.stack.raw_bucket)
-    assert "EventBridgeConfiguration" in notify
     assert emu.stack.raw_bucket == "sluice-dev-raw-123456789012-us-east-1"
+
+
+def test_upload_under_incoming_starts_one_execution_through_the_rule(emu: Emulator) -> None:
+    before = len(emu.bus.started)
+    emu.client("s3").put_object(Bucket=emu.stack.raw_bucket, Key="incoming/offers/probe.csv", Body=b"x\n")
+    started = emu.bus.started[before:]
+    assert len(started) == 1
+    assert started[0].startswith(emu.stack.state_machine_arn.replace(":stateMachine:", ":execution:"))
 
 
 def test_stack_state_machine_has_every_substitution_bound(emu: Emulator) -> None:
