@@ -48,7 +48,9 @@ def test_cli_run_json_rejected_file_exits_1_with_one_json_object(tmp_path: Path)
     src = tmp_path / "mostly bad.csv"
     rows = [offers_row(1), offers_row(2, risk="nope"), offers_row(3, account="12")]
     src.write_text("\n".join([OFFERS_HEADER, *rows]) + "\n", encoding="utf-8")
-    result = sluice("run", str(src), "--dataset", "offers", "--json", "--out", str(tmp_path / "out"), cwd=ROOT)
+    result = sluice(
+        "run", str(src), "--dataset", "offers", "--json", "--out", str(tmp_path / "out"), cwd=ROOT
+    )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     summary = json.loads(result.stdout)  # exactly one JSON document
@@ -57,9 +59,11 @@ def test_cli_run_json_rejected_file_exits_1_with_one_json_object(tmp_path: Path)
     assert execution["status"] == "FAILED"
     assert execution["error"]["type"] == "TooManyBadRowsError"
     assert "2 of 3 rows" in execution["error"]["cause"]
-    assert execution["rows"] == {
-        "in": None, "valid": None, "rejected": 2, "curated": None, "deduped": None, "loaded": None
-    } or execution["rows"]["rejected"] == 2
+    assert (
+        execution["rows"]
+        == {"in": None, "valid": None, "rejected": 2, "curated": None, "deduped": None, "loaded": None}
+        or execution["rows"]["rejected"] == 2
+    )
     assert execution["ledger"] == "REJECTED"
     assert execution["notifications"] == ["REJECTED"]
     assert [s["name"] for s in execution["states"]] == ["Validate", "RejectFile", "Rejected"]

@@ -8,9 +8,9 @@ from typing import Any
 
 import pyarrow.dataset as ds
 import pytest
+from offers_rows import OFFERS_HEADER, offers_row
 
 from sluice.local.runner import RunInput, run_files
-from offers_rows import OFFERS_HEADER, offers_row
 
 pytestmark = [pytest.mark.emulator, pytest.mark.spark]
 
@@ -79,7 +79,9 @@ def test_run_offers_archives_the_raw_file_and_empties_incoming(offers_run: dict[
 
 
 def test_run_offers_sends_exactly_one_success_notification(offers_run: dict[str, Any]) -> None:
-    notes = [json.loads(line) for line in Path(offers_run["outputs"]["notifications"]).read_text().splitlines()]
+    notes = [
+        json.loads(line) for line in Path(offers_run["outputs"]["notifications"]).read_text().splitlines()
+    ]
     assert len(notes) == 1
     assert notes[0]["message"]["status"] == "SUCCEEDED"
     assert len(notes[0]["subject"]) <= 100

@@ -115,7 +115,7 @@ CAUGHT_STATE = {"Caught": {"Type": "Pass", "End": True}}
 
 
 def test_apply_is_idempotent_and_reverted_restores_one_fix() -> None:
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
         StateTaskServiceCallback,
     )
 

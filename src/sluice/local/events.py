@@ -100,7 +100,7 @@ class EventBus:
         backend = events_backends[ACCOUNT][REGION]
         for bus in backend.event_buses.values():
             for rule in list(bus.rules.values()):
-                if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+                if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):  # type: ignore[arg-type]
                     continue
                 for target in rule.targets:
                     if asynchronous:
@@ -170,7 +170,7 @@ def _patch_moto() -> None:
         event = object_created_event(bucket.name, key.name, key.size, key.etag, key.version_id)
         _active[0].put(event)
 
-    notifications._send_event_bridge_message = send_event_bridge_message  # type: ignore[assignment]
+    notifications._send_event_bridge_message = send_event_bridge_message
 
     original_terminated = sfn_execution.BaseExecutionWorkerCommunication.terminated
 

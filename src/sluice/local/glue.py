@@ -161,7 +161,7 @@ class LocalGlue:
             traceback.print_exc(file=sys.stdout)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        job_run.error_message = error
+        job_run.error_message = error  # type: ignore[attr-defined]
         job_run.status = state
         self.job_runs.append(JobRunRecord(job_name, run_id, time.perf_counter() - started, state, error))
 
@@ -184,7 +184,7 @@ class LocalGlue:
             crawl.status = "SUCCEEDED"
         except Exception as exc:  # the crawl's outcome, as Glue reports it in LastCrawl
             crawl.status = "FAILED"
-            crawl.error_message = f"{type(exc).__name__}: {exc}"
+            crawl.error_message = f"{type(exc).__name__}: {exc}"  # type: ignore[attr-defined]
             traceback.print_exc(file=sys.stdout)
         self.crawls.append(time.perf_counter() - started)
 

@@ -159,11 +159,12 @@ def install(runtime: LambdaRuntime) -> None:
         response_headers: Any,
     ) -> bytes:
         if not _active:
-            return bytes(original_invoke(self, function_name, qualifier, body, headers, response_headers) or b"")
+            echoed = original_invoke(self, function_name, qualifier, body, headers, response_headers)
+            return echoed.encode() if isinstance(echoed, str) else bytes(echoed or b"")
         event = json.loads(body) if body else {}
         result, error_type = _active[0].invoke(function_name, event)
         if error_type is not None:
             response_headers["x-amz-function-error"] = "Unhandled"
         return json.dumps(result, default=str).encode()
 
-    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]

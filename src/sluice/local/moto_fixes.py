@@ -155,10 +155,10 @@ def _fix_glue_sync() -> list[_Patch]:
     values, which ``describe_execution`` cannot serialise; AWS's optimised Glue integration returns them as
     epoch milliseconds (``"CompletedOn": 1616890026649``), so the sync resolver's result is converted.
     """
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
         StateTaskServiceCallback,
     )
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue import (  # noqa: E501
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_glue import (
         StateTaskServiceGlue,
     )
 
@@ -320,7 +320,7 @@ def _fix_aws_sdk_normalisation() -> list[_Patch]:
     the output shape: member keys capitalised, datetimes to ISO-8601 UTC strings, streaming bodies to
     text, bytes to base64. Map keys (tags, attributes) are left alone.
     """
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
         StateTaskServiceAwsSdk,
     )
 
@@ -400,7 +400,7 @@ def _fix_aws_sdk_error_names() -> list[_Patch]:
     never matches. Fix: derive the prefix from botocore's serviceId (``sfn_service_error_prefix``); the
     suffix rule stays moto's (the SDK exception class: ``S3.NoSuchKeyException``, ``Glue.GlueException``).
     """
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
         StateTaskServiceAwsSdk,
     )
 
@@ -506,7 +506,7 @@ def _fix_distributed_map_tolerance() -> list[_Patch]:
     from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
         StatesErrorNameType,
     )
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (  # noqa: E501
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
         DistributedIterationComponent,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map import StateMap

@@ -132,7 +132,7 @@ def _provision(app: SamApp, overrides: dict[str, str] | None) -> Stack:
 
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     body = _placeholder_zip()
-    for name, res in cfn["Resources"].items():
+    for res in cfn["Resources"].values():
         code = res.get("Properties", {}).get("Code") or res.get("Properties", {}).get("Content")
         if isinstance(code, dict) and code.get("S3Bucket") == ARTIFACT_BUCKET:
             s3.put_object(Bucket=ARTIFACT_BUCKET, Key=code["S3Key"], Body=body)

@@ -1,0 +1,43 @@
+"""Header to contract: which header position holds each field, which columns are extra, what is wrong."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sluice_lib.contracts import Contract
+from sluice_lib.errors import DuplicateColumnsError, MissingColumnsError
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    index: dict[str, int]  # contract field name -> position in the header
+    extra: list[str]  # header columns the contract does not name (dropped)
+    width: int  # columns in the header
+
+
+def normalise(name: str) -> str:
+    return name.strip().lower()
+
+
+def map_columns(header: list[str], contract: Contract, uri: str) -> ColumnMap:
+    """Matches header names (stripped, lowercased) to contract fields, in any order."""
+    names = [normalise(n) for n in header]
+    repeated = sorted(n for n, k in Counter(n for n in names if n).items() if k > 1)
+    if repeated:
+        raise DuplicateColumnsError(
+            f"{uri}: the header names these columns more than once: {', '.join(repeated)}"
+        )
+    index = {n: i for i, n in enumerate(names) if n}
+    missing = [c for c in contract.required_columns() if c not in index]
+    if missing:
+        raise MissingColumnsError(
+            f"{uri}: the header lacks required columns: {', '.join(missing)} (header: {', '.join(names)})"
+        )
+    known = {f.name for f in contract.fields}
+    extra = [n or f"(unnamed column {i + 1})" for i, n in enumerate(names) if n not in known]
+    return ColumnMap(
+        index={f.name: index[f.name] for f in contract.fields if f.name in index},
+        extra=extra,
+        width=len(names),
+    )

@@ -1,0 +1,131 @@
+"""Validate one uploaded object: stream it, check each row against its contract, stage, quarantine, report."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sluice_lib.contracts import Contract, ContractStore
+from sluice_lib.errors import (
+    EmptyFileError,
+    SourceObjectMissingError,
+    TooManyBadRowsError,
+    UnknownDatasetError,
+)
+from sluice_lib.models import Counts, Execution, SourceObject, ValidateOutput
+from sluice_lib.schema import fingerprint, staging_glue_columns
+from sluice_lib.settings import Settings, run_output_prefix, staging_prefix, staging_table
+from sluice_lib.validate.catalog import schema_changed
+from sluice_lib.validate.check import BatchChecker, ragged_row
+from sluice_lib.validate.columns import ColumnMap, map_columns
+from sluice_lib.validate.outputs import BadRowWriter, StagingWriter, send_bad_rows, upload
+from sluice_lib.validate.reader import CsvReader, read_header
+from sluice_lib.validate.stream import open_checked
+
+STAGING_FILE = "part-00000.parquet"
+
+
+def _get_object(s3: Any, source: SourceObject) -> dict[str, Any]:
+    params = {"Bucket": source.bucket, "Key": source.key}
+    if source.version_id:
+        params["VersionId"] = source.version_id
+    try:
+        return dict(s3.get_object(**params))
+    except (s3.exceptions.NoSuchKey, s3.exceptions.NoSuchBucket) as exc:
+        raise SourceObjectMissingError(f"{source.uri}: the object is gone ({exc})") from exc
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchVersion", "404"):
+            raise SourceObjectMissingError(f"{source.uri}: the object version is gone ({exc})") from exc
+        raise
+
+
+def _scan(body: Any, source: SourceObject, contract: Contract, folder: Path) -> tuple[ColumnMap, int, int]:
+    """Streams the object once: staging Parquet and bad rows to local files; returns (columns, rows, bad)."""
+    stream = open_checked(body, source.key, source.uri)
+    header, rest = read_header(stream, source.uri)
+    columns = map_columns(header.names, contract, source.uri)
+    checker = BatchChecker(contract, columns)
+    rows = 0
+    with StagingWriter(folder / STAGING_FILE, checker.schema) as staging, BadRowWriter(folder) as bad:
+        for batch in CsvReader(stream, header, rest, source.uri):
+            valid, bad_rows = checker.check(batch) if batch.num_rows else (None, [])
+            if valid is not None:
+                staging.write(valid)
+            bad_rows.extend(ragged_row(r, columns.width) for r in batch.ragged)
+            bad.write(sorted(bad_rows, key=lambda r: r.line))
+            rows += batch.num_rows + len(batch.ragged)
+        return columns, rows, bad.rows
+
+
+def validate_object(
+    *,
+    source: SourceObject,
+    execution: Execution,
+    contracts: ContractStore,
+    settings: Settings,
+    s3: Any,
+    sqs: Any,
+    glue: Any,
+) -> ValidateOutput:
+    """Checks every row of `source` against its dataset's contract; stages valid rows as typed Parquet.
+
+    Bad rows go to the quarantine CSV and the bad-records queue. File-level problems raise the
+    rejection errors of sluice_lib.errors; so does a share of bad rows above the contract's
+    max_reject_ratio, after quarantine and queue are written (the staging file is then not uploaded).
+    """
+    dataset = source.dataset
+    contract = contracts.get(dataset)
+    if contract is None:
+        raise UnknownDatasetError(
+            f"{source.uri}: no contract for dataset {dataset!r} (expected {dataset}.yaml among the contracts)"
+        )
+    run_id = execution.name
+    obj = _get_object(s3, source)
+    size = int(obj.get("ContentLength") or 0)
+    body = obj["Body"]
+    if size == 0:
+        raise EmptyFileError(f"{source.uri}: the object holds no bytes")
+    with tempfile.TemporaryDirectory(prefix="sluice-validate-") as tmp:
+        folder = Path(tmp)
+        try:
+            columns, rows_in, rejected = _scan(body, source, contract, folder)
+        finally:
+            body.close()
+        quarantine_uri = None
+        dlq_messages = 0
+        if rejected:
+            key = f"quarantine/{dataset}/{run_id}/bad_rows.csv"
+            quarantine_uri = upload(s3, folder / "bad_rows.csv", settings.raw_bucket, key)
+            dlq_messages = send_bad_rows(
+                sqs, settings.bad_records_queue_url, folder / "bad_rows.jsonl", dataset, source.key, run_id
+            )
+        ratio = rejected / rows_in if rows_in else 0.0
+        limit = contract.pipeline.max_reject_ratio
+        if ratio > limit:
+            raise TooManyBadRowsError(
+                f"{source.uri}: {rejected} of {rows_in} rows ({ratio:.1%}) break the contract; "
+                f"{dataset} allows at most {limit:.1%} (bad rows in {quarantine_uri})"
+            )
+        prefix = staging_prefix(dataset, source.ingest_id)
+        upload(s3, folder / STAGING_FILE, settings.lake_bucket, prefix + STAGING_FILE)
+    table = staging_table(dataset)
+    staging_fingerprint = fingerprint(staging_glue_columns(contract))
+    return ValidateOutput(
+        run_id=run_id,
+        ingest_id=source.ingest_id,
+        dataset=dataset,
+        source=source,
+        execution_arn=execution.arn,
+        started_at=execution.start_time,
+        counts=Counts(rows_in=rows_in, rows_valid=rows_in - rejected, rows_rejected=rejected, bytes_in=size),
+        dlq_messages=dlq_messages,
+        staging_uri=f"s3://{settings.lake_bucket}/{prefix}",
+        staging_table=table,
+        quarantine_uri=quarantine_uri,
+        schema_fingerprint=staging_fingerprint,
+        schema_changed=schema_changed(glue, settings.glue_database, table, staging_fingerprint),
+        output_uri=f"s3://{settings.lake_bucket}/{run_output_prefix(dataset, run_id)}",
+        contract_json=contract.to_json(),
+        extra_columns=columns.extra,
+    )

@@ -1,0 +1,60 @@
+"""Validate step: checks every row of an uploaded CSV against its contract and stages the valid rows."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sluice_lib.ledger import Ledger
+from sluice_lib.models import ValidateInput, source_from_event
+from sluice_lib.settings import Settings
+from sluice_lib.validate import validate_object
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+SETTINGS = Settings.from_env()
+CONTRACTS = SETTINGS.contracts()
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service)
+
+
+@logger.inject_lambda_context(correlation_id_path="execution.Name")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ValidateInput)
+def lambda_handler(event: ValidateInput, context: LambdaContext) -> dict[str, Any]:
+    """The Validate state sends
+    `{"event": <the EventBridge "Object Created" event (or an S3 notification)>,
+      "execution": <$$.Execution: {"Id": "arn:aws:states:...", "Name": "...", "StartTime": "...", ...}>}`.
+    Rejection errors (EmptyFileError, TooManyBadRowsError, ...) propagate: the Catch matches their names.
+    """
+    source = source_from_event(event.event)
+    run = {"execution_arn": event.execution.arn, "run_id": event.execution.name}
+    ledger = Ledger(client("dynamodb"), SETTINGS.runs_table)
+    ledger.update(source, "RUNNING", **run, started_at=event.execution.start_time)
+    out = validate_object(
+        source=source,
+        execution=event.execution,
+        contracts=CONTRACTS,
+        settings=SETTINGS,
+        s3=client("s3"),
+        sqs=client("sqs"),
+        glue=client("glue"),
+    )
+    metrics.add_dimension(name="dataset", value=out.dataset)
+    metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=out.counts.rows_in)
+    metrics.add_metric(name="RowsValid", unit=MetricUnit.Count, value=out.counts.rows_valid)
+    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=out.counts.rows_rejected)
+    ledger.update(source, "RUNNING", **run, counts=out.counts.model_dump(), quarantine_uri=out.quarantine_uri)
+    logger.info("validated", extra={"counts": out.counts.model_dump(), "source": source.uri})
+    return out.model_dump(mode="json")
