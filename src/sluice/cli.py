@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from sluice.commands import register_all
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -153,6 +155,9 @@ def contracts_check(
     if problems:
         raise typer.Exit(EXIT_FAILED)
     err.print(f"{len(store.datasets())} contracts OK: {', '.join(store.datasets())}", markup=False)
+
+
+register_all(app)
 
 
 def main() -> None:
