@@ -66,7 +66,12 @@ def run(
 
     inputs = [RunInput(ds, path) for ds, path in _parse_inputs(files, dataset)]
     started = time.perf_counter()
-    summary = run_files(inputs, out, progress=lambda line: err.print(line, markup=False))
+    try:
+        summary = run_files(inputs, out, progress=lambda line: err.print(line, markup=False))
+    except Exception as exc:  # a defect of the runtime itself: say what and where to look, no traceback
+        err.print(f"[red]error:[/red] the local runtime failed: {type(exc).__name__}: {exc}", markup=True)
+        err.print(f"logs: {out / 'logs'}", markup=False)
+        raise typer.Exit(EXIT_FAILED) from None
     summary["seconds"] = round(time.perf_counter() - started, 3)
     if json_out:
         sys.stdout.write(json.dumps(summary, indent=2, default=str) + "\n")
@@ -78,7 +83,7 @@ def run(
 def _print_summary(summary: dict[str, object]) -> None:
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=max(Console().width, 120))
     table = Table(title=f"sluice run: {summary['status']}")
     for col in ("dataset", "file", "status", "in", "valid", "rejected", "curated", "dlq rows", "seconds"):
         table.add_column(col)
