@@ -43,32 +43,43 @@ test: $(VENV)/.installed
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/pytest -q -m "not spark and not emulator" $(PYTEST_ARGS)
 
+# lint: cfn-lint with the serverless rules; checkov on the real resources: the SAM transform expanded
+# (with the roles, rules and queues SAM generates), zero failed checks, every skip justified in the template
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(SLUICE) contracts check
-	$(TOOLS)/bin/cfn-lint -t template.sam.yaml
+	$(TOOLS)/bin/cfn-lint -t template.sam.yaml -a cfn_lint_serverless.rules
 	$(TOOLS)/bin/sam validate --lint --region $(REGION) -t template.sam.yaml
 	npx --no-install asl-validator --json-path statemachine/pipeline.asl.json
+	$(PY) -m sluice.local.translated .sluice/lint/template.json template.sam.yaml
+	$(TOOLS)/bin/checkov -f .sluice/lint/template.json --framework cloudformation --compact --quiet --skip-download
 
-## build: sam build without Docker (the layer is built by build-SharedLayer below)
+## build: sam build without Docker (the layer is built by build-SharedLayer below); samconfig.toml has the defaults
+SAM_CONFIG_ENV ?= default
 build: $(TOOLS)/.installed
-	$(TOOLS)/bin/sam build -t template.sam.yaml
+	$(TOOLS)/bin/sam build -t template.sam.yaml --config-env $(SAM_CONFIG_ENV)
 
-## deploy: guided the first time (writes samconfig.toml's [default.deploy]), then plain
+## deploy: `sam deploy --guided` while the stack does not exist yet (it asks, starting from samconfig.toml's
+## values, and saves the answers there), then plain `sam deploy`
 deploy: build
-	if grep -q '^\[default.deploy' samconfig.toml 2>/dev/null; then $(TOOLS)/bin/sam deploy; \
-	else $(TOOLS)/bin/sam deploy --guided; fi
+	if $(TOOLS)/bin/sam list stack-outputs --config-env $(SAM_CONFIG_ENV) >/dev/null 2>&1; then \
+		$(TOOLS)/bin/sam deploy --config-env $(SAM_CONFIG_ENV); \
+	else $(TOOLS)/bin/sam deploy --guided --config-env $(SAM_CONFIG_ENV); fi
 
-# Called by `sam build` for SharedLayer (Metadata BuildMethod: makefile): the shared library,
-# its pinned dependencies and the dataset contracts, under python/ as Lambda layers expect.
+# Called by `sam build` for SharedLayer (Metadata BuildMethod: makefile, run in the repository root):
+# the shared library, its pinned dependencies and the dataset contracts, under python/ as Lambda layers
+# expect. boto3 and botocore come from the Lambda runtime: a copy in the layer (pulled in by
+# aws-xray-sdk) would shadow the runtime's botocore under the runtime's boto3.
 build-SharedLayer:
 	mkdir -p "$(ARTIFACTS_DIR)/python/sluice_contracts"
 	cp -r functions/shared/sluice_lib "$(ARTIFACTS_DIR)/python/"
+	find "$(ARTIFACTS_DIR)/python/sluice_lib" -name __pycache__ -prune -exec rm -rf {} +
 	cp contracts/*.yaml "$(ARTIFACTS_DIR)/python/sluice_contracts/"
 	python3 -m pip install --quiet --no-compile --platform manylinux2014_x86_64 --only-binary=:all: \
 		--python-version 3.11 -r functions/shared/requirements.txt -t "$(ARTIFACTS_DIR)/python"
+	rm -rf "$(ARTIFACTS_DIR)"/python/{boto3,botocore,s3transfer}{,-*.dist-info}
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.run

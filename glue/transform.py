@@ -1,4 +1,5 @@
-"""Transform job: typed staging Parquet of one ingest -> deduplicated, partitioned curated Parquet + manifest.
+"""Transform job: typed staging Parquet of one ingest -> deduplicated, partitioned curated Parquet + manifest,
+joined with reference datasets' curated tables, plus the contract's gold tables (aggregates).
 
 Glue ships this one file, so it cannot import sluice_lib: the contract arrives as `Contract.to_json()`
 and is used as a plain dict. The transforms assume a UTC session time zone (`main` sets it).
@@ -7,6 +8,8 @@ and is used as a plain dict. The transforms assume a UTC session time zone (`mai
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import logging
 import os
@@ -34,7 +37,9 @@ _INGEST_DIR = re.compile(r"(?:^|/)ingest_id=([^/]+)/*(?:[^/]*\.parquet)?$")
 
 _COUNTS = ("rows_read", "rows_deduped", "rows_written")
 REQUIRED_ARGS = ("run_id", "dataset", "source", "output", "contract")
-OPTIONAL_ARGS = ("ingest_id", "source_key", "ingested_at", "staging_table")
+OPTIONAL_ARGS = ("ingest_id", "source_key", "ingested_at", "staging_table", "references")
+GOLD_FOLDER = "gold"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 # Contract type -> Spark type of the curated column.
 CONTRACT_TYPES: dict[str, T.DataType] = {
@@ -78,6 +83,18 @@ class StagingNotFoundError(RuntimeError):
     """The staging location holds no readable Parquet."""
 
 
+class ReferenceNotFoundError(RuntimeError):
+    """A dataset the contract joins has no curated data at the location given in --references."""
+
+
+class ReferenceSchemaError(ValueError):
+    """A joined dataset's curated table lacks the key or selected columns the contract names."""
+
+
+class AggregateError(ValueError):
+    """An aggregate's SQL fails, or its result lacks the partition or serving columns the contract names."""
+
+
 # --- arguments -------------------------------------------------------------------------------------------
 
 
@@ -93,6 +110,7 @@ class JobArgs:
     ingested_at: datetime
     staging_table: str | None = None
     job_name: str | None = None
+    references: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -144,6 +162,7 @@ def parse_job_args(raw: Mapping[str, str | None], *, local: bool, now: datetime 
             ) from None
     if ingested_at.tzinfo is None:
         ingested_at = ingested_at.replace(tzinfo=UTC)  # a naive time is taken as UTC
+    references = _parse_references(values.get("references"), local=local)
 
     return JobArgs(
         run_id=run_id,
@@ -156,7 +175,31 @@ def parse_job_args(raw: Mapping[str, str | None], *, local: bool, now: datetime 
         ingested_at=ingested_at.astimezone(UTC),
         staging_table=values.get("staging_table") or None,
         job_name=values.get("JOB_NAME") or None,
+        references=references,
     )
+
+
+def _parse_references(text: str | None, *, local: bool) -> dict[str, str]:
+    """`{"<dataset>": "<location of its curated table>"}`: joined datasets, and the dataset itself for
+    aggregates (its curated rows of earlier runs). Absent or empty means none."""
+    if not text:
+        return {}
+    try:
+        refs = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JobArgumentError(f"--references is not valid JSON: {exc}") from None
+    if not isinstance(refs, dict) or not all(isinstance(v, str) and v for v in refs.values()):
+        raise JobArgumentError('--references must be a JSON object {"<dataset>": "<location>", ...}')
+    bad = [k for k in refs if not _IDENTIFIER.match(k)]
+    if bad:
+        raise JobArgumentError(f"--references names datasets that are not lower_snake_case: {bad}")
+    if local:
+        remote = [k for k, v in refs.items() if _is_s3(v)]
+        if remote:
+            raise JobArgumentError(
+                f"--references {remote}: the local runtime needs local paths; stage s3:// locations first"
+            )
+    return {k: v.rstrip("/") for k, v in refs.items()}
 
 
 def _parse_contract(text: str, dataset: str) -> dict[str, Any]:
@@ -328,13 +371,55 @@ def add_lineage(
     )
 
 
+def latest_per_key(df: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """One row per key: the most recently ingested (`_ingested_at`, then `_row_hash`, highest wins).
+
+    A reference dataset's curated table holds every upload of it; a join must see each key once.
+    Without lineage columns an arbitrary row per key is kept.
+    """
+    order = [c for c in ("_ingested_at", "_row_hash") if c in df.columns]
+    if not order:
+        return df.dropDuplicates(list(keys))
+    return dedupe_by_key(df, keys, order[0], order[1] if len(order) > 1 else None)
+
+
+def join_references(
+    df: DataFrame, joins: Sequence[Mapping[str, Any]], references: Mapping[str, DataFrame]
+) -> DataFrame:
+    """The contract's `transform.join` steps, in order: each adds the `select` columns of the reference's
+    latest row per `on` key (equi-join, `how` inner or left; null keys match nothing)."""
+    for i, join in enumerate(joins):
+        name, on, select = join["dataset"], list(join["on"]), list(join["select"])
+        where = f"pipeline.transform.join[{i}] ({name})"
+        if name not in references:
+            raise ReferenceNotFoundError(f"{where}: no curated data given for {name!r} in --references")
+        ref = references[name]
+        missing = [c for c in [*on, *select] if c not in ref.columns]
+        if missing:
+            raise ReferenceSchemaError(
+                f"{where}: the curated {name} table has no column {', '.join(missing)} "
+                f"(it has {', '.join(ref.columns)})"
+            )
+        here = [c for c in on if c not in df.columns]
+        if here:
+            raise ReferenceSchemaError(f"{where}: the rows have no join key column {', '.join(here)}")
+        clash = [c for c in select if c in df.columns]
+        if clash:
+            raise ReferenceSchemaError(f"{where}: select would overwrite columns {', '.join(clash)}")
+        lineage = [c for c in ("_ingested_at", "_row_hash") if c in ref.columns]
+        latest = latest_per_key(ref.select(*on, *select, *lineage), on).select(*on, *select)
+        df = df.join(latest, on=on, how=join.get("how", "left"))
+    return df
+
+
 def apply_steps(
     df: DataFrame,
     rename: Mapping[str, str] | None = None,
     derive: Mapping[str, str] | None = None,
     filter: str | None = None,
 ) -> DataFrame:
-    """The contract's transform steps in this order: rename, derive (Spark SQL, in order), filter."""
+    """The contract's transform steps after the joins, in this order: rename, derive (Spark SQL, in order),
+    filter."""
     rename = dict(rename or {})
     unknown = [c for c in rename if c not in df.columns]
     if unknown:
@@ -415,8 +500,14 @@ def conform_staging(df: DataFrame, contract: Mapping[str, Any]) -> DataFrame:
     return df.drop(ROW_ORDER)
 
 
-def shape_curated(df: DataFrame, contract: Mapping[str, Any], lineage: Lineage) -> DataFrame:
-    """Steps 6-8 on conformed rows: lineage (hash over the contract fields), transform steps, partitions.
+def shape_curated(
+    df: DataFrame,
+    contract: Mapping[str, Any],
+    lineage: Lineage,
+    references: Mapping[str, DataFrame] | None = None,
+) -> DataFrame:
+    """Steps 6-8 on conformed rows: lineage (hash over the contract fields), transform steps (joins with
+    the `references` DataFrames, then rename, derive, filter), partitions.
 
     Columns come out as data columns, then the lineage columns, then the partition columns.
     """
@@ -430,6 +521,7 @@ def shape_curated(df: DataFrame, contract: Mapping[str, Any], lineage: Lineage) 
         ingested_at=lineage.ingested_at,
         hash_columns=[f["name"] for f in contract["schema"]["fields"]],
     )
+    df = join_references(df, steps.get("join") or [], references or {})
     df = apply_steps(df, steps.get("rename"), steps.get("derive"), steps.get("filter"))
     partition_by = dict(pipeline.get("partition_by") or {})
     if partition_by.get("field"):  # the field may have been renamed by the steps
@@ -440,15 +532,92 @@ def shape_curated(df: DataFrame, contract: Mapping[str, Any], lineage: Lineage) 
     return df.select(*data, *LINEAGE_COLUMNS, *parts)
 
 
-def build_curated(df: DataFrame, contract: Mapping[str, Any], lineage: Lineage) -> DataFrame:
+def build_curated(
+    df: DataFrame,
+    contract: Mapping[str, Any],
+    lineage: Lineage,
+    references: Mapping[str, DataFrame] | None = None,
+) -> DataFrame:
     """Staging rows -> curated rows, in this order:
 
     1 normalise_column_names, 2 check_staging_schema, 3 cast_to_contract, 4 trim_strings,
     5 dedupe_by_key (last per primaryKey by pipeline.dedupe.order_by, then line order),
-    6 add_lineage, 7 apply_steps (rename, derive, filter), 8 add_partition_columns.
+    6 add_lineage, 7 join_references, 8 apply_steps (rename, derive, filter), 9 add_partition_columns.
     Dedupe runs before the steps so a filter selects among current rows, never resurrects an old one.
     """
-    return shape_curated(conform_staging(df, contract), contract, lineage)
+    return shape_curated(conform_staging(df, contract), contract, lineage, references)
+
+
+# --- gold tables ----------------------------------------------------------------------------------------
+
+
+def partition_values(df: DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The distinct values of `columns` in `df` (the gold partitions a run's rows touch)."""
+    return [tuple(row) for row in df.select(*columns).distinct().collect()]
+
+
+def restrict_to_partitions(
+    df: DataFrame, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
+) -> DataFrame:
+    """The rows whose `columns` hold one of `values` (null-safe). A predicate on partition columns only, so
+    Spark lists only those partitions' files of a partitioned table."""
+    if not values:
+        return df.limit(0)
+    if len(columns) == 1 and all(v[0] is not None for v in values):
+        return df.where(F.col(columns[0]).isin([v[0] for v in values]))
+    matches = [
+        functools.reduce(
+            lambda a, b: a & b, (F.col(c).eqNullSafe(F.lit(v)) for c, v in zip(columns, row, strict=True))
+        )
+        for row in values
+    ]
+    return df.where(functools.reduce(lambda a, b: a | b, matches))
+
+
+def aggregate_view(run_rows: DataFrame, earlier: DataFrame | None, partition_by: Sequence[str]) -> DataFrame:
+    """The curated rows an aggregate sees: this run's rows and the earlier runs' rows (other ingests) of the
+    gold partitions the run touches, or of the whole table when the aggregate is not partitioned."""
+    if earlier is None:
+        return run_rows
+    if partition_by:
+        earlier = restrict_to_partitions(earlier, partition_by, partition_values(run_rows, partition_by))
+    return run_rows.unionByName(earlier, allowMissingColumns=True)
+
+
+def compute_aggregate(
+    spark: SparkSession,
+    aggregate: Mapping[str, Any],
+    dataset: str,
+    view: DataFrame,
+    references: Mapping[str, DataFrame] | None = None,
+) -> DataFrame:
+    """Runs the aggregate's SQL with `view` as the temporary view `<dataset>` and each reference DataFrame
+    as a view of its name; checks the result has the partition and serving columns."""
+    name = aggregate["name"]
+    views = {**(references or {}), dataset: view}
+    try:
+        for view_name, frame in views.items():
+            frame.createOrReplaceTempView(view_name)
+        try:
+            gold = spark.sql(aggregate["sql"])
+        except AnalysisException as exc:
+            raise AggregateError(f"pipeline.aggregates ({name}): the sql fails: {exc}") from exc
+    finally:
+        for view_name in views:
+            spark.catalog.dropTempView(view_name)
+    serving = aggregate.get("serving") or {}
+    for what, names in (
+        ("partition_by", aggregate.get("partition_by") or []),
+        ("serving", [*serving.get("pk", []), *serving.get("sk", [])]),
+    ):
+        missing = [c for c in names if c not in gold.columns]
+        if missing:
+            raise AggregateError(
+                f"pipeline.aggregates ({name}).{what} names columns the sql does not return: "
+                f"{', '.join(missing)} (it returns {', '.join(gold.columns)})"
+            )
+    partition_by = list(aggregate.get("partition_by") or [])
+    return gold.select(*(c for c in gold.columns if c not in partition_by), *partition_by)
 
 
 # --- I/O ------------------------------------------------------------------------------------------------
@@ -472,6 +641,42 @@ def read_staging(spark: SparkSession, source: str) -> DataFrame:
         return spark.read.parquet(source)
     except AnalysisException as exc:
         raise StagingNotFoundError(f"--source {source}: no readable staging Parquet ({exc})") from exc
+
+
+def read_curated_table(
+    spark: SparkSession, uri: str, schema: T.StructType | None = None, s3_client: Any = None
+) -> DataFrame | None:
+    """A curated table (Hive-partitioned Parquet) at `uri`; None when it holds no data files.
+
+    With `schema`, partition values are read as its types; without, all files' schemas are merged.
+    """
+    if not list_data_files(uri, s3_client):
+        return None
+    reader = spark.read.option("basePath", uri)
+    reader = reader.schema(schema) if schema is not None else reader.option("mergeSchema", "true")
+    return reader.parquet(uri)
+
+
+def read_references(
+    spark: SparkSession, contract: Mapping[str, Any], locations: Mapping[str, str], s3_client: Any = None
+) -> dict[str, DataFrame]:
+    """The curated tables of the datasets the contract joins, read from `locations` (--references)."""
+    frames: dict[str, DataFrame] = {}
+    for join in (contract.get("pipeline", {}).get("transform") or {}).get("join") or []:
+        name = join["dataset"]
+        if name in frames:
+            continue
+        if name not in locations:
+            raise ReferenceNotFoundError(
+                f"the contract joins {name!r} but --references gives no location for it"
+            )
+        frame = read_curated_table(spark, locations[name], s3_client=s3_client)
+        if frame is None:
+            raise ReferenceNotFoundError(
+                f"--references {name}: {locations[name]} holds no curated Parquet; load {name} first"
+            )
+        frames[name] = frame
+    return frames
 
 
 def write_curated(df: DataFrame, data_uri: str, partition_by: Sequence[str]) -> None:
@@ -521,22 +726,71 @@ def _column_types(schema: T.StructType, names: Sequence[str]) -> list[dict[str, 
     return [{"name": n, "type": types[n].simpleString()} for n in names]
 
 
+def build_gold(
+    spark: SparkSession,
+    args: JobArgs,
+    curated_schema: T.StructType,
+    data_uri: str,
+    references: Mapping[str, DataFrame],
+    s3_client: Any = None,
+) -> list[dict[str, Any]]:
+    """Computes every aggregate of the contract over the run's curated rows (read back from `data_uri`) and
+    the earlier curated rows of the touched partitions; writes `<output>/gold/<name>/`; returns the
+    manifest's `gold` section."""
+    aggregates = args.contract.get("pipeline", {}).get("aggregates") or []
+    if not aggregates:
+        return []
+    run_rows = spark.read.schema(curated_schema).option("basePath", data_uri).parquet(data_uri)
+    earlier = None
+    if args.dataset in args.references:
+        earlier = read_curated_table(spark, args.references[args.dataset], curated_schema, s3_client)
+    if earlier is not None:  # a rerun of this upload replaces its own earlier rows
+        earlier = earlier.where(F.col("_ingest_id").isNull() | (F.col("_ingest_id") != F.lit(args.ingest_id)))
+    section = []
+    for aggregate in aggregates:
+        parts = list(aggregate.get("partition_by") or [])
+        view = aggregate_view(run_rows, earlier, parts)
+        gold = compute_aggregate(spark, aggregate, args.dataset, view, references).persist()
+        try:
+            rows = gold.count()
+            gold_uri = f"{args.output}/{GOLD_FOLDER}/{aggregate['name']}"
+            write_curated(gold, gold_uri, parts)
+            files = list_data_files(gold_uri, s3_client)
+            section.append(
+                {
+                    "name": aggregate["name"],
+                    "rows_written": rows,
+                    "replace": "partitions" if parts else "table",
+                    "partitions": sorted({f.rsplit("/", 1)[0] for f in files if "/" in f}),
+                    "files": files,
+                    "columns": _column_types(gold.schema, [c for c in gold.columns if c not in parts]),
+                    "partition_keys": _column_types(gold.schema, parts),
+                }
+            )
+        finally:
+            gold.unpersist()
+    return section
+
+
 def run(spark: SparkSession, args: JobArgs, s3_client: Any = None) -> dict[str, Any]:
-    """Reads, transforms, writes `<output>/data/` and `<output>/_manifest.json`; returns the manifest."""
+    """Reads, transforms, writes `<output>/data/`, the gold tables under `<output>/gold/<name>/` and
+    `<output>/_manifest.json`; returns the manifest."""
     contract = args.contract
     lineage = Lineage(args.ingest_id, args.source_key, args.ingested_at)
+    references = read_references(spark, contract, args.references, s3_client)
     staging = read_staging(spark, resolve_source(args))
     rows_read = staging.count()
     conformed = conform_staging(staging, contract).persist()  # counted, then written: compute once
     try:
         rows_kept = conformed.count()
-        curated = shape_curated(conformed, contract, lineage)
+        curated = shape_curated(conformed, contract, lineage, references)
         rows_written = curated.count()
         parts = partition_columns(contract.get("pipeline", {}).get("partition_by"))
         data_uri = f"{args.output}/data"
         write_curated(curated, data_uri, parts)
     finally:
         conformed.unpersist()
+    gold = build_gold(spark, args, curated.schema, data_uri, references, s3_client)
     files = list_data_files(data_uri, s3_client)
     manifest = {
         "run_id": args.run_id,
@@ -549,6 +803,8 @@ def run(spark: SparkSession, args: JobArgs, s3_client: Any = None) -> dict[str, 
         "columns": _column_types(curated.schema, [c for c in curated.columns if c not in parts]),
         "partition_keys": _column_types(curated.schema, parts),
     }
+    if contract.get("pipeline", {}).get("aggregates"):
+        manifest["gold"] = gold
     write_json(f"{args.output}/_manifest.json", manifest, s3_client)
     logger.info("transform %s run %s: %s", args.dataset, args.run_id, {k: manifest[k] for k in _COUNTS})
     return manifest
@@ -615,7 +871,7 @@ def main(argv: Sequence[str] | None = None, *, s3_client: Any = None) -> dict[st
     """One entry for Glue and local runs.
 
     Arguments: --run_id --dataset --source --output --contract (required), --JOB_NAME (required on Glue),
-    --ingest_id --source_key --ingested_at --staging_table (optional). Unknown arguments (Glue's own
+    --ingest_id --source_key --ingested_at --staging_table --references (optional). Unknown arguments (Glue's own
     --job-bookmark-option, --TempDir, ...) are ignored. Returns the manifest.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -634,7 +890,7 @@ def main(argv: Sequence[str] | None = None, *, s3_client: Any = None) -> dict[st
         job = job_cls(glue_context)
         job.init(args.job_name, {k: v for k, v in raw.items() if v is not None})
     _configure_session(spark)
-    if s3_client is None and (_is_s3(args.output) or _is_s3(args.source)):
+    if s3_client is None and any(_is_s3(u) for u in (args.output, args.source, *args.references.values())):
         import boto3
 
         s3_client = boto3.client("s3")

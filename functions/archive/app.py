@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -14,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sluice_lib.archive import archive_run
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import ArchiveInput
+from sluice_lib.notify import parse_time
 from sluice_lib.settings import Settings
 
 logger = Logger()
@@ -40,6 +42,11 @@ def lambda_handler(event: ArchiveInput, context: LambdaContext) -> dict[str, Any
         raw_bucket=SETTINGS.raw_bucket,
         region=client("s3").meta.region_name,
     )
+    metrics.add_dimension(name="dataset", value=event.run.dataset)
     metrics.add_metric(name="RunsSucceeded", unit=MetricUnit.Count, value=1)
+    started = parse_time(event.run.started_at)
+    if started is not None:  # the execution's start (a redriven run counts its wait) to its last step
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        metrics.add_metric(name="RunDuration", unit=MetricUnit.Seconds, value=seconds)
     logger.info("archived", extra={"archive_uri": result.archive_uri})
     return result.model_dump(mode="json")

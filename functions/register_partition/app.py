@@ -32,6 +32,7 @@ def glue() -> Any:
 def lambda_handler(event: RegisterPartitionInput, context: LambdaContext) -> dict[str, Any]:
     """The RegisterPartition state sends `{"run": <Validate's output>}`."""
     result = register_staging_partition(event, glue=glue(), glue_database=SETTINGS.glue_database)
+    metrics.add_dimension(name="dataset", value=event.run.dataset)
     metrics.add_metric(
         name="StagingPartitionsRegistered", unit=MetricUnit.Count, value=int(result.registered)
     )

@@ -43,6 +43,7 @@ def lambda_handler(event: RejectInput, context: LambdaContext) -> dict[str, Any]
         ledger=Ledger(client("dynamodb"), SETTINGS.runs_table),
         raw_bucket=SETTINGS.raw_bucket,
     )
+    # No dataset dimension: the failure alarms subtract this metric (service dimension only) from failures.
     metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
     logger.info("rejected", extra={"rejected_uri": result.rejected_uri, "error": event.error.error})
     return result.model_dump(mode="json")

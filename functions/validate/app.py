@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Any
 
@@ -11,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice_lib.ledger import Ledger
+from sluice_lib.ledger import Ledger, now_iso
 from sluice_lib.models import ValidateInput, source_from_event
 from sluice_lib.settings import Settings
 from sluice_lib.validate import validate_object
@@ -36,12 +37,21 @@ def lambda_handler(event: ValidateInput, context: LambdaContext) -> dict[str, An
     """The Validate state sends
     `{"event": <the EventBridge "Object Created" event (or an S3 notification)>,
       "execution": <$$.Execution: {"Id": "arn:aws:states:...", "Name": "...", "StartTime": "...", ...}>}`.
-    Rejection errors (EmptyFileError, TooManyBadRowsError, ...) propagate: the Catch matches their names.
+    Rejection errors (EmptyFileError, TooManyBadRowsError, ...) propagate: the Catch matches their names;
+    so does DuplicateExecutionError, when another running execution owns the object version's run.
     """
     source = source_from_event(event.event)
-    run = {"execution_arn": event.execution.arn, "run_id": event.execution.name}
+    arn = event.execution.arn
     ledger = Ledger(client("dynamodb"), SETTINGS.runs_table)
-    ledger.update(source, "RUNNING", **run, started_at=event.execution.start_time)
+    claim = ledger.claim(
+        source,
+        execution_arn=arn,
+        run_id=event.execution.name,
+        started_at=event.execution.start_time,
+        sfn=client("stepfunctions"),
+    )
+    logger.info("claimed", extra={"source": source.uri, "previous": claim.previous_status})
+    started = time.perf_counter()
     out = validate_object(
         source=source,
         execution=event.execution,
@@ -55,6 +65,17 @@ def lambda_handler(event: ValidateInput, context: LambdaContext) -> dict[str, An
     metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=out.counts.rows_in)
     metrics.add_metric(name="RowsValid", unit=MetricUnit.Count, value=out.counts.rows_valid)
     metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=out.counts.rows_rejected)
-    ledger.update(source, "RUNNING", **run, counts=out.counts.model_dump(), quarantine_uri=out.quarantine_uri)
+    metrics.add_metric(name="BytesIn", unit=MetricUnit.Bytes, value=out.counts.bytes_in)
+    metrics.add_metric(
+        name="ValidateDuration", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+    )
+    ledger.advance(
+        source,
+        arn,
+        "Validate",
+        counts=out.counts.model_dump(),
+        quarantine_uri=out.quarantine_uri,
+        validated_at=now_iso(),
+    )
     logger.info("validated", extra={"counts": out.counts.model_dump(), "source": source.uri})
     return out.model_dump(mode="json")

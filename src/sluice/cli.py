@@ -60,6 +60,9 @@ def run(
     out: Annotated[Path, typer.Option("--out", help="Folder for everything the run produced.")] = Path(
         ".sluice/out"
     ),
+    reruns: Annotated[
+        int, typer.Option("--reruns", min=0, help="After each execution, start K more with the same input.")
+    ] = 0,
 ) -> None:
     """Run files through the whole workflow on the embedded AWS emulation."""
     from sluice.local.runner import RunInput, run_files
@@ -67,7 +70,7 @@ def run(
     inputs = [RunInput(ds, path) for ds, path in _parse_inputs(files, dataset)]
     started = time.perf_counter()
     try:
-        summary = run_files(inputs, out, progress=lambda line: err.print(line, markup=False))
+        summary = run_files(inputs, out, progress=lambda line: err.print(line, markup=False), reruns=reruns)
     except Exception as exc:  # a defect of the runtime itself: say what and where to look, no traceback
         err.print(f"[red]error:[/red] the local runtime failed: {type(exc).__name__}: {exc}", markup=True)
         err.print(f"logs: {out / 'logs'}", markup=False)

@@ -16,6 +16,7 @@ import boto3
 from moto import mock_aws
 
 from sluice_lib.ledger import Ledger
+from sluice_lib.models import SourceObject
 from sluice_lib.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,4 +166,17 @@ def lambda_context(function: str) -> Any:
         log_group_name=f"/aws/lambda/sluice-local-{function}",
         log_stream_name="local",
         get_remaining_time_in_millis=lambda: 60_000,
+    )
+
+
+def claim_run(
+    aws: Aws, source: SourceObject, execution_arn: str, started_at: str = "2025-03-01T12:00:01.234Z"
+) -> None:
+    """What Validate does first: the execution claims the object version's ledger item."""
+    aws.ledger.claim(
+        source,
+        execution_arn=execution_arn,
+        run_id=execution_arn.rsplit(":", 1)[-1],
+        started_at=started_at,
+        sfn=_session().client("stepfunctions"),
     )

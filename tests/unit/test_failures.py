@@ -137,6 +137,17 @@ def test_find_failed_state_reads_further_pages_until_it_finds_the_state():
     assert [r.get("nextToken") for r in history.requests] == [None, "1", "2", "3"]
 
 
+def test_find_failed_state_history_served_oldest_first_still_names_the_failed_state():
+    class OldestFirst(History):
+        """A service that ignores reverseOrder (as moto 5.2.5 does) and answers in time order."""
+
+        def get_execution_history(self, **kwargs: Any) -> dict[str, Any]:
+            page = super().get_execution_history(**kwargs)
+            return {**page, "events": list(reversed(page["events"]))}
+
+    assert find_failed_state(OldestFirst(*FAILED_AT_LOAD), EXECUTION) == "Load"
+
+
 def test_find_failed_state_fail_state_after_a_catch_is_named():
     history = History(
         *passed("Task", "Validate"),

@@ -12,13 +12,20 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from steps_aws import SETTINGS, Aws, emulated_aws, import_handler, lambda_context
+from botocore.exceptions import ClientError
+from steps_aws import SETTINGS, Aws, claim_run, emulated_aws, import_handler, lambda_context
 
 from events import load_event
 from sluice_lib.contracts import Serving
-from sluice_lib.errors import ServingWriteError, TransformOutputInvalidError, TransformOutputMissingError
-from sluice_lib.load import load_run
-from sluice_lib.models import LoadInput
+from sluice_lib.errors import (
+    CatalogUpdateError,
+    DuplicateExecutionError,
+    ServingWriteError,
+    TransformOutputInvalidError,
+    TransformOutputMissingError,
+)
+from sluice_lib.load import load_run, load_serving_batch
+from sluice_lib.models import LoadInput, ServingBatchInput, SourceObject
 from sluice_lib.serving import to_attribute, to_item, write_items
 
 INGEST = "83a9d547662480a81ff4"  # the ingest_id in events/load.json
@@ -63,6 +70,8 @@ SPARK_FILES = {
 @pytest.fixture
 def aws() -> Iterator[Aws]:
     with emulated_aws() as aws:
+        run = load_event("load")["run"]
+        claim_run(aws, SourceObject.model_validate(run["source"]), run["execution_arn"])
         yield aws
 
 
@@ -95,9 +104,9 @@ def write_transform_output(aws: Aws, files: dict[str, list[dict[str, Any]]], run
     aws.s3.put_object(Bucket=LAKE, Key=f"{OUTPUT}_manifest.json", Body=json.dumps(manifest).encode())
 
 
-def load(aws: Aws, glue: Any = None, dynamodb: Any = None):
+def load(aws: Aws, glue: Any = None, dynamodb: Any = None, fan_out_files: int = 20):
     return load_run(
-        LoadInput.model_validate(load_event("load")),
+        LoadInput.model_validate({**load_event("load"), "fan_out_files": fan_out_files}),
         s3=aws.s3,
         glue=glue or aws.glue,
         dynamodb=dynamodb or aws.dynamodb,
@@ -152,6 +161,8 @@ def test_load_publishes_files_named_by_ingest_id_and_returns_counts(aws: Aws):
         "rows_loaded": 4,
         "partitions": ["year=2025/month=1", "year=2025/month=2"],
         "serving_items": 4,
+        "serving_plan": None,
+        "fanned_out": False,
     }
     body = aws.s3.get_object(Bucket=LAKE, Key=EXPECTED_CURATED[2])["Body"].read()
     assert pq.read_table(io.BytesIO(body)).column("offer_id").to_pylist() == ["000000000004"]
@@ -298,6 +309,8 @@ def test_load_handler_with_sample_event_returns_load_output(aws: Aws):
         "rows_loaded": 4,
         "partitions": ["year=2025/month=1", "year=2025/month=2"],
         "serving_items": 4,
+        "serving_plan": None,
+        "fanned_out": False,
     }
 
 
@@ -421,3 +434,130 @@ def test_write_items_never_processed_raises_serving_write_error_after_bounded_at
         write_items(NeverProcessed(), "serving", items(25), sleep=lambda _: None)
 
     assert NeverProcessed.calls == 8
+
+
+# --- write-audit-publish, ownership and the fan-out -------------------------------------------------------
+
+
+class FailingPartitions(CountingGlue):
+    """The Glue client, refusing BatchCreatePartition (e.g. a missing permission)."""
+
+    def batch_create_partition(self, **kwargs: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "denied"}}, "BatchCreatePartition"
+        )
+
+
+def partitions(aws: Aws) -> list[list[str]]:
+    try:
+        found = aws.glue.get_partitions(DatabaseName=SETTINGS.glue_database, TableName="offers")["Partitions"]
+    except aws.glue.exceptions.EntityNotFoundException:
+        return []
+    return sorted(p["Values"] for p in found)
+
+
+def test_load_catalog_failure_removes_the_files_it_published_and_writes_no_serving_items(aws: Aws):
+    write_transform_output(aws, SPARK_FILES)
+
+    with pytest.raises(CatalogUpdateError, match="denied"):
+        load(aws, glue=FailingPartitions(aws.glue))
+
+    assert curated_keys(aws) == []
+    assert serving_items(aws) == []
+    assert partitions(aws) == []
+
+
+def test_load_catalog_failure_on_a_rerun_keeps_the_files_the_earlier_run_published(aws: Aws):
+    write_transform_output(aws, SPARK_FILES)
+    load(aws)
+
+    with pytest.raises(CatalogUpdateError, match="denied"):
+        load(aws, glue=FailingPartitions(aws.glue))
+
+    assert curated_keys(aws) == EXPECTED_CURATED
+
+
+def test_load_after_a_failed_load_converges_to_the_clean_result(aws: Aws):
+    write_transform_output(aws, SPARK_FILES)
+    with pytest.raises(CatalogUpdateError):
+        load(aws, glue=FailingPartitions(aws.glue))
+
+    load(aws)
+
+    assert curated_keys(aws) == EXPECTED_CURATED
+    assert partitions(aws) == [["2025", "1"], ["2025", "2"]]
+    assert len(serving_items(aws)) == 4
+
+
+def test_load_by_an_execution_that_no_longer_owns_the_run_raises_duplicate_and_publishes_nothing(aws: Aws):
+    write_transform_output(aws, SPARK_FILES)
+    source = LoadInput.model_validate(load_event("load")).run.source
+    aws.ledger.update(source, "FAILED")
+    claim_run(aws, source, "arn:aws:states:us-east-1:123456789012:execution:sluice-local-pipeline:rerun")
+
+    with pytest.raises(DuplicateExecutionError, match="pipeline:rerun owns the run"):
+        load(aws)
+
+    assert curated_keys(aws) == []
+    assert serving_items(aws) == []
+
+
+def test_load_of_more_files_than_fan_out_files_publishes_curated_and_plans_serving_batches(aws: Aws):
+    write_transform_output(aws, SPARK_FILES)
+
+    result = load(aws, fan_out_files=2)
+
+    assert curated_keys(aws) == EXPECTED_CURATED
+    assert partitions(aws) == [["2025", "1"], ["2025", "2"]]
+    assert serving_items(aws) == []  # left to the Distributed Map
+    assert (result.fanned_out, result.serving_items) == (True, 0)
+    assert result.serving_plan is not None
+    assert (result.serving_plan.bucket, result.serving_plan.key) == (LAKE, f"{OUTPUT}_serving_batches.json")
+    body = aws.s3.get_object(Bucket=LAKE, Key=result.serving_plan.key)["Body"].read()
+    assert json.loads(body) == [
+        {"index": 0, "keys": EXPECTED_CURATED[:2]},
+        {"index": 1, "keys": EXPECTED_CURATED[2:]},
+    ]
+
+
+def test_load_serving_batches_together_write_the_items_one_load_writes(aws: Aws):
+    write_transform_output(aws, SPARK_FILES)
+    plan = load(aws, fan_out_files=1).serving_plan
+    assert plan is not None
+    batches = json.loads(aws.s3.get_object(Bucket=plan.bucket, Key=plan.key)["Body"].read())
+    run = load_event("load")["run"]
+
+    outputs = [
+        load_serving_batch(
+            ServingBatchInput.model_validate({"run": run, "batch": batch}),
+            s3=aws.s3,
+            dynamodb=aws.dynamodb,
+            ledger=aws.ledger,
+            lake_bucket=LAKE,
+            serving_table=SETTINGS.serving_table,
+        )
+        for batch in batches
+    ]
+
+    assert [(o.index, o.files, o.serving_items) for o in outputs] == [(0, 1, 1), (1, 1, 2), (2, 1, 1)]
+    assert [(i["pk"]["S"], i["sk"]["S"]) for i in serving_items(aws)] == [
+        ("offers#00000001", "000000000001"),
+        ("offers#00000001", "000000000002"),
+        ("offers#00000002", "000000000003"),
+        ("offers#00000003", "000000000004"),
+    ]
+
+
+def test_load_handler_with_the_serving_batch_sample_event_writes_its_files_items(aws: Aws):
+    write_transform_output(aws, SPARK_FILES)
+    load(aws, fan_out_files=1)
+    handler = import_handler("load")
+
+    result = handler.lambda_handler(load_event("load_serving_batch"), lambda_context("load"))
+
+    assert result == {"index": 1, "files": 2, "serving_items": 3}
+    assert [(i["pk"]["S"], i["sk"]["S"]) for i in serving_items(aws)] == [
+        ("offers#00000001", "000000000002"),
+        ("offers#00000002", "000000000003"),
+        ("offers#00000003", "000000000004"),
+    ]

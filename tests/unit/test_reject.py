@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from steps_aws import SETTINGS, Aws, emulated_aws, import_handler, lambda_context
+from steps_aws import SETTINGS, Aws, claim_run, emulated_aws, import_handler, lambda_context
 
 from events import load_event
+from sluice_lib.errors import DuplicateExecutionError
 from sluice_lib.models import RejectInput, source_from_event
 from sluice_lib.reject import reject_file
 
@@ -32,6 +33,7 @@ def uploaded_event(aws: Aws, key: str = KEY) -> dict[str, Any]:
     version = aws.s3.put_object(Bucket=RAW, Key=key, Body=CSV)["VersionId"]
     event = load_event("reject_file")
     event["event"]["detail"]["object"].update({"key": key, "version-id": version})
+    claim_run(aws, source_from_event(event["event"]), event["execution"]["Id"])
     return event
 
 
@@ -96,3 +98,15 @@ def test_reject_file_handler_with_sample_event_returns_reject_output(aws: Aws):
 
     assert result["rejected_uri"] == f"s3://{RAW}/rejected/offers/offers_2025-03-01.csv"
     assert result["error"]["error"] == "TooManyBadRowsError"
+
+
+def test_reject_file_by_an_execution_that_no_longer_owns_the_run_raises_duplicate_and_moves_nothing(aws: Aws):
+    event = uploaded_event(aws)
+    source = source_from_event(event["event"])
+    aws.ledger.update(source, "FAILED")
+    claim_run(aws, source, "arn:aws:states:us-east-1:123456789012:execution:sluice-local-pipeline:rerun")
+
+    with pytest.raises(DuplicateExecutionError, match="pipeline:rerun owns the run"):
+        reject(aws, event)
+
+    assert keys(aws) == [KEY]

@@ -2,30 +2,46 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sluice_lib.errors import InvalidEventError
 from sluice_lib.ledger import Ledger, now_iso
-from sluice_lib.models import ArchiveInput, ArchiveOutput
+from sluice_lib.models import ArchiveInput, ArchiveOutput, RunStatus, SourceObject
 from sluice_lib.notify import build_notification, parse_time
-from sluice_lib.raw import move_version
+from sluice_lib.raw import head_or_none, move_version
+
+_ARCHIVE_STATUSES: tuple[RunStatus, ...] = ("RUNNING", "FAILED", "SUCCEEDED")
 
 
-def archive_key(dataset: str, started_at: str, file_name: str) -> str:
-    """`archive/<dataset>/yyyy/mm/dd/<file>`, dated by the run's start (UTC): reruns use the same key."""
+def archive_key(dataset: str, uploaded: datetime, file_name: str) -> str:
+    """`archive/<dataset>/yyyy/mm/dd/<file>`, dated by the upload (UTC): every rerun uses the same key."""
+    return f"archive/{dataset}/{uploaded.astimezone(UTC):%Y/%m/%d}/{file_name}"
+
+
+def upload_time(s3: Any, source: SourceObject, started_at: str) -> datetime:
+    """When the source version was uploaded (its LastModified, which a later delete marker leaves alone);
+    the run's start when the version cannot be read any more."""
+    head = head_or_none(s3, source.bucket, source.key, source.version_id)
+    if head is not None and isinstance(head.get("LastModified"), datetime):
+        return head["LastModified"]
     started = parse_time(started_at)
     if started is None:
         raise InvalidEventError("the run has no started_at to date its archive key by")
-    return f"archive/{dataset}/{started.astimezone(UTC):%Y/%m/%d}/{file_name}"
+    return started
 
 
 def archive_run(
     request: ArchiveInput, *, s3: Any, ledger: Ledger, raw_bucket: str, region: str
 ) -> ArchiveOutput:
-    """Moves the source version to archive/ (a rerun finds it there, changes nothing) and records success."""
+    """Moves the source version to archive/ (a rerun finds it there, changes nothing) and records success.
+
+    Acts only while the run's execution owns the ledger item (DuplicateExecutionError otherwise); a
+    retried Archive finds the item SUCCEEDED by itself and does the same again.
+    """
     run, load = request.run, request.load
-    key = archive_key(run.dataset, run.started_at, run.source.file_name)
+    ledger.advance(run.source, run.execution_arn, "Archive", allowed=_ARCHIVE_STATUSES)
+    key = archive_key(run.dataset, upload_time(s3, run.source, run.started_at), run.source.file_name)
     moved = move_version(s3, run.source, raw_bucket, key)
     finished_at = now_iso()
     counts = {
@@ -34,19 +50,23 @@ def archive_run(
         "rows_rejected": run.counts.rows_rejected,
         "rows_loaded": load.rows_loaded,
     }
-    ledger.update(
+    serving_items = load.serving_items + sum(batch.serving_items for batch in request.batches)
+    ledger.advance(
         run.source,
-        "SUCCEEDED",
+        run.execution_arn,
+        "Archive",
+        status="SUCCEEDED",
+        allowed=_ARCHIVE_STATUSES,
         counts=counts,
+        serving_items=serving_items,
         finished_at=finished_at,
         archive_uri=moved.uri,
-        execution_arn=run.execution_arn,
     )
     notification = build_notification(
         status="SUCCEEDED",
         dataset=run.dataset,
         source=run.source,
-        counts={**counts, "serving_items": load.serving_items},
+        counts={**counts, "serving_items": serving_items},
         started_at=run.started_at,
         execution_arn=run.execution_arn,
         region=region,

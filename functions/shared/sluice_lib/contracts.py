@@ -119,10 +119,98 @@ class Serving(_Strict):
     sk: list[str] = []
 
 
+def _identifiers(names: list[str], what: str) -> list[str]:
+    bad = [n for n in names if not _NAME.match(n)]
+    if bad:
+        raise ValueError(f"{what} must be lower_snake_case column names: {', '.join(map(repr, bad))}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} repeats {', '.join(repeated)}")
+    return names
+
+
+class Join(_Strict):
+    """Columns of another dataset's curated table, matched on key columns (an equi-join, Spark semantics).
+
+    The reference is read from its curated table as the latest row per `on` key (by `_ingested_at`).
+    """
+
+    dataset: str
+    on: list[str] = Field(min_length=1)
+    how: Literal["inner", "left"] = "left"
+    select: list[str] = Field(min_length=1)
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_is_identifier(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"dataset {value!r} must be lower_snake_case")
+        return value
+
+    @field_validator("on")
+    @classmethod
+    def _on_names(cls, value: list[str]) -> list[str]:
+        return _identifiers(value, "on")
+
+    @field_validator("select")
+    @classmethod
+    def _select_names(cls, value: list[str]) -> list[str]:
+        return _identifiers(value, "select")
+
+    @model_validator(mode="after")
+    def _keys_not_selected(self) -> Join:
+        both = [c for c in self.select if c in self.on]
+        if both:
+            raise ValueError(f"select repeats the join keys {', '.join(both)} (they are kept from this side)")
+        return self
+
+
 class TransformSteps(_Strict):
+    """Applied in this order: join, rename, derive (Spark SQL expressions, in order), filter."""
+
+    join: list[Join] = []
     rename: dict[str, str] = {}
     derive: dict[str, str] = {}
     filter: str | None = None
+
+
+_SQL_START = re.compile(r"^\s*(?:--[^\n]*\n\s*)*(select|with)\b", re.IGNORECASE)
+
+
+class Aggregate(_Strict):
+    """A gold table: one Spark SQL query over the curated view `<dataset>` (and the joined datasets by name).
+
+    Each run recomputes the gold partitions its rows touch (all of the table when `partition_by` is empty),
+    from every curated row of the dataset in those partitions; Load replaces them in curated/<name>/.
+    """
+
+    name: str
+    title: str | None = None
+    description: str | None = None
+    sql: str = Field(min_length=1)
+    partition_by: list[str] = []
+    serving: Serving | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"aggregate name {value!r} must be lower_snake_case (it names a table)")
+        return value
+
+    @field_validator("partition_by")
+    @classmethod
+    def _partition_names(cls, value: list[str]) -> list[str]:
+        return _identifiers(value, "partition_by")
+
+    @field_validator("sql")
+    @classmethod
+    def _one_query(cls, value: str) -> str:
+        if not _SQL_START.match(value):
+            raise ValueError("sql must be one query starting with SELECT or WITH")
+        if ";" in value.strip().rstrip(";"):
+            raise ValueError("sql must be one query: no ';' between statements")
+        return value
 
 
 class Pipeline(_Strict):
@@ -131,6 +219,7 @@ class Pipeline(_Strict):
     dedupe: Dedupe | None = None
     serving: Serving | None = None
     transform: TransformSteps = TransformSteps()
+    aggregates: list[Aggregate] = []
 
 
 class Contract(_Strict):
@@ -153,6 +242,7 @@ class Contract(_Strict):
     def _pipeline_names_known(self) -> Contract:
         fields = {f.name: f for f in self.table_schema.fields}
         p = self.pipeline
+        self._check_joins()
         if p.partition_by and p.partition_by.field:
             source = fields.get(p.partition_by.field)
             if source is None:
@@ -162,7 +252,7 @@ class Contract(_Strict):
                     f"pipeline.partition_by.field {source.name!r} must be a date or datetime, not {source.type}"
                 )
         if p.partition_by and p.partition_by.columns:
-            produced = set(fields) | set(p.transform.derive) | set(p.transform.rename.values())
+            produced = set(self.curated_columns())
             unknown = [c for c in p.partition_by.columns if c not in produced]
             if unknown:
                 raise ValueError(f"pipeline.partition_by.columns names unknown columns: {', '.join(unknown)}")
@@ -171,13 +261,71 @@ class Contract(_Strict):
         if p.dedupe and p.dedupe.order_by and p.dedupe.order_by not in fields:
             raise ValueError(f"pipeline.dedupe.order_by names unknown field {p.dedupe.order_by!r}")
         if p.serving:
-            unknown = [k for k in [*p.serving.pk, *p.serving.sk] if k not in fields]
+            curated = self.curated_columns()
+            unknown = [k for k in [*p.serving.pk, *p.serving.sk] if k not in curated]
             if unknown:
-                raise ValueError(f"pipeline.serving names unknown fields: {', '.join(unknown)}")
-        unknown = [k for k in p.transform.rename if k not in fields]
+                raise ValueError(
+                    f"pipeline.serving names columns the curated table does not have: {', '.join(unknown)}"
+                )
+        joined = [c for j in p.transform.join for c in j.select]
+        unknown = [k for k in p.transform.rename if k not in fields and k not in joined]
         if unknown:
             raise ValueError(f"pipeline.transform.rename names unknown fields: {', '.join(unknown)}")
+        self._check_aggregates()
         return self
+
+    def _check_joins(self) -> None:
+        """Join keys exist on this side when the join runs; selected columns add new names."""
+        available = [f.name for f in self.table_schema.fields]
+        for i, join in enumerate(self.pipeline.transform.join):
+            where = f"pipeline.transform.join[{i}] ({join.dataset})"
+            if join.dataset == self.dataset:
+                raise ValueError(f"{where}: a dataset cannot join itself")
+            unknown = [c for c in join.on if c not in available]
+            if unknown:
+                raise ValueError(
+                    f"{where}.on names columns {self.dataset} does not have: {', '.join(unknown)} "
+                    f"(it has {', '.join(available)})"
+                )
+            clash = [c for c in join.select if c in available]
+            if clash:
+                raise ValueError(
+                    f"{where}.select would overwrite columns {self.dataset} already has: {', '.join(clash)} "
+                    "(rename them in the referenced dataset's contract, or select others)"
+                )
+            available += join.select
+
+    def _check_aggregates(self) -> None:
+        columns = self.curated_columns()
+        names = [a.name for a in self.pipeline.aggregates]
+        for i, agg in enumerate(self.pipeline.aggregates):
+            where = f"pipeline.aggregates[{i}] ({agg.name})"
+            if names.count(agg.name) > 1:
+                raise ValueError(f"{where}: the name is used by more than one aggregate")
+            if agg.name == self.dataset:
+                raise ValueError(f"{where}: an aggregate cannot take its dataset's name")
+            unknown = [c for c in agg.partition_by if c not in columns]
+            if unknown:
+                raise ValueError(
+                    f"{where}.partition_by names columns the curated {self.dataset} table does not have: "
+                    f"{', '.join(unknown)} (a run's rows name the gold partitions they change, so gold "
+                    f"partition columns must be curated columns: {', '.join(columns)})"
+                )
+
+    def curated_columns(self) -> list[str]:
+        """Data and partition columns of the curated table: fields and joined columns (renamed), derived."""
+        steps = self.pipeline.transform
+        columns = [steps.rename.get(f.name, f.name) for f in self.table_schema.fields]
+        columns += [steps.rename.get(c, c) for j in steps.join for c in j.select]
+        columns += [d for d in steps.derive if d not in columns]
+        part = self.pipeline.partition_by
+        if part and part.field:
+            columns += [p for p in part.parts if p not in columns]
+        return columns
+
+    def references(self) -> list[str]:
+        """Datasets whose curated tables this dataset's transform joins, in join order."""
+        return list(dict.fromkeys(j.dataset for j in self.pipeline.transform.join))
 
     @property
     def fields(self) -> list[FieldSpec]:
@@ -199,8 +347,9 @@ class Contract(_Strict):
         return [f.name for f in self.fields if f.constraints.required or f.name in keys]
 
     def to_json(self) -> str:
-        """Canonical JSON (the Glue job's --contract argument)."""
-        return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        """Compact JSON (the Glue job's --contract argument). Keys keep the contract's order: derive steps
+        run in the order written, so sorting keys would change what the transform does."""
+        return json.dumps(self.model_dump(mode="json", by_alias=True), separators=(",", ":"))
 
     def fingerprint(self) -> str:
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
@@ -212,7 +361,8 @@ def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     node: Any = data
     for item in loc:
         if isinstance(item, int):
-            name = node[item].get("name") if isinstance(node, list) and isinstance(node[item], dict) else None
+            entry = node[item] if isinstance(node, list) and isinstance(node[item], dict) else {}
+            name = entry.get("name") or entry.get("dataset")
             parts[-1] += f"[{item}]" + (f" ({name})" if name else "")
         else:
             parts.append(str(item))
@@ -233,8 +383,31 @@ def parse_contract(data: Any, source: str) -> Contract:
         problems = []
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{source}: {_location(err['loc'], data)}: {msg}")
+            where = _location(err["loc"], data)
+            if where == "(top level)" and msg.startswith(("pipeline.", "schema.")):
+                problems.append(f"{source}: {msg}")  # the message names the field itself
+            else:
+                problems.append(f"{source}: {where}: {msg}")
         raise ContractError("\n".join(problems)) from None
+
+
+class _ContractLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 also reads `on`, `yes`, `no`, `off` as booleans, which
+    would turn a join's `on:` key into `True`."""
+
+
+_ContractLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ContractLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_contract_text(text: str) -> Any:
+    """Parses a contract's YAML (YAML 1.2 booleans, see _ContractLoader)."""
+    return yaml.load(text, Loader=_ContractLoader)  # a SafeLoader subclass: no arbitrary objects
 
 
 def load_contract_file(path: Path) -> Contract:
@@ -243,7 +416,7 @@ def load_contract_file(path: Path) -> Contract:
     except FileNotFoundError:
         raise ContractNotFoundError(f"{path}: no such contract file") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_contract_text(text)
     except yaml.YAMLError as exc:
         raise ContractError(f"{path}: not valid YAML: {exc}") from None
     contract = parse_contract(data, str(path))
@@ -271,11 +444,98 @@ class ContractStore:
         return self._cache[dataset]
 
     def check_all(self) -> list[str]:
-        """Every problem of every contract in the folder (empty when all are well-formed)."""
+        """Every problem of every contract in the folder (empty when all are well-formed).
+
+        Each contract on its own, then what contracts say about each other: joined datasets exist and have
+        the key and selected columns, join keys agree in type, no join cycles, gold table names are unique.
+        """
         problems: list[str] = []
+        loaded: dict[str, tuple[Path, Contract]] = {}
+        broken: set[str] = set()
         for path in sorted(self.root.glob("*.yaml")):
             try:
-                load_contract_file(path)
+                contract = load_contract_file(path)
             except (ContractError, ContractNotFoundError) as exc:
                 problems.append(str(exc))
-        return problems
+                broken.add(path.stem)
+            else:
+                loaded[contract.dataset] = (path, contract)
+        return problems + cross_contract_problems(loaded, broken)
+
+
+def _join_problems(
+    path: Path, contract: Contract, loaded: dict[str, tuple[Path, Contract]], broken: set[str]
+) -> list[str]:
+    problems = []
+    for i, join in enumerate(contract.pipeline.transform.join):
+        where = f"{path}: pipeline.transform.join[{i}] ({join.dataset})"
+        if join.dataset in broken:
+            problems.append(f"{where}.dataset: the contract of {join.dataset!r} is malformed (see above)")
+            continue
+        if join.dataset not in loaded:
+            known = ", ".join(sorted(loaded)) or "none"
+            problems.append(f"{where}.dataset: no contract for dataset {join.dataset!r} (known: {known})")
+            continue
+        other = loaded[join.dataset][1]
+        columns = other.curated_columns()
+        for attr, names in (("on", join.on), ("select", join.select)):
+            unknown = [c for c in names if c not in columns]
+            if unknown:
+                problems.append(
+                    f"{where}.{attr}: the curated {join.dataset} table has no column "
+                    f"{', '.join(unknown)} (it has {', '.join(columns)})"
+                )
+        for key in join.on:
+            mine = next((f for f in contract.fields if f.name == key), None)
+            theirs = next(
+                (f for f in other.fields if other.pipeline.transform.rename.get(f.name, f.name) == key), None
+            )
+            if mine and theirs and mine.type != theirs.type:
+                problems.append(
+                    f"{where}.on: {key} is {mine.type} in {contract.dataset} but {theirs.type} in {join.dataset}"
+                )
+    return problems
+
+
+def _cycles(loaded: dict[str, tuple[Path, Contract]]) -> list[str]:
+    """Join cycles (a joins b joins a): no upload order could ever load their references first."""
+    found: list[str] = []
+    reported: set[frozenset[str]] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if name in trail:
+            cycle = trail[trail.index(name) :]
+            if frozenset(cycle) not in reported:
+                reported.add(frozenset(cycle))
+                path = loaded[cycle[0]][0]
+                found.append(
+                    f"{path}: pipeline.transform.join: join cycle {' -> '.join([*cycle, name])} "
+                    "(each dataset needs the other's curated table first)"
+                )
+            return
+        if name in loaded:
+            for ref in loaded[name][1].references():
+                visit(ref, [*trail, name])
+
+    for name in sorted(loaded):
+        visit(name, [])
+    return found
+
+
+def cross_contract_problems(loaded: dict[str, tuple[Path, Contract]], broken: set[str]) -> list[str]:
+    """What the contracts in one folder say about each other (see ContractStore.check_all)."""
+    problems: list[str] = []
+    owners: dict[str, str] = {}
+    for dataset, (path, contract) in sorted(loaded.items()):
+        problems += _join_problems(path, contract, loaded, broken)
+        for i, agg in enumerate(contract.pipeline.aggregates):
+            where = f"{path}: pipeline.aggregates[{i}] ({agg.name}).name"
+            if agg.name in loaded or agg.name in broken:
+                problems.append(
+                    f"{where}: a dataset of that name exists; the gold table would share its table"
+                )
+            elif agg.name in owners:
+                problems.append(f"{where}: {owners[agg.name]} already defines a gold table of that name")
+            else:
+                owners[agg.name] = dataset
+    return problems + _cycles(loaded)

@@ -74,8 +74,13 @@ class TransformOutputMissingError(SluiceError):
     """Load found no manifest for the run's transform output."""
 
 
+class DuplicateExecutionError(SluiceError):
+    """Another execution, still running, owns the source object version's ledger item (a duplicate event,
+    or a rerun started while the first run was going); the ASL ends this execution in Duplicate."""
+
+
 class LedgerConflictError(SluiceError):
-    """A concurrent execution already processes the same source object version."""
+    """The runs ledger item is missing or not in the state this step expects (e.g. deleted by hand)."""
 
 
 class TransformOutputInvalidError(SluiceError):
@@ -88,6 +93,10 @@ class CuratedPublishError(SluiceError):
 
 class CatalogUpdateError(SluiceError):
     """The Glue Data Catalog refused a table or partition change."""
+
+
+class ReferenceDatasetMissingError(SluiceError):
+    """A dataset the contract joins has no curated table yet: load it first, then redrive."""
 
 
 class StagingTableMissingError(SluiceError):

@@ -81,7 +81,8 @@ def find_failed_state(sfn: Any, execution_arn: str) -> str | None:
     }
     while True:
         page = sfn.get_execution_history(**kwargs)
-        for event in page.get("events", []):
+        # Newest first by event id, whatever order the page arrives in (moto 5.2.5 ignores reverseOrder).
+        for event in sorted(page.get("events", []), key=lambda e: int(e.get("id", 0)), reverse=True):
             kind = event.get("type", "")
             if kind.endswith("StateExited"):
                 exited.add(event["stateExitedEventDetails"]["name"])
@@ -216,16 +217,15 @@ def _record_and_notify(
         cause = item.get("cause") or cause
     else:
         failed_state = find_failed_state(sfn, arn)
-        owned = item.get("execution_arn") in (None, arn)
-        if source is not None and owned and item.get("status") != "SUCCEEDED":
-            ledger.update(
+        if source is not None:
+            # Conditional: a rerun may have claimed the item since it was read.
+            ledger.record_failure(
                 source,
-                "FAILED",
+                arn,
                 failed_state=failed_state,
                 error=error_type,
                 cause=readable_cause(cause),
                 finished_at=finished_at,
-                execution_arn=arn,
             )
     shown = source or SourceObject(bucket="unknown", key="unknown")
     notification = build_notification(

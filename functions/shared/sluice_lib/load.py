@@ -21,12 +21,20 @@ from sluice_lib.errors import (
     TransformOutputMissingError,
 )
 from sluice_lib.ledger import Ledger, now_iso
-from sluice_lib.models import LoadInput, LoadOutput
+from sluice_lib.models import (
+    LoadInput,
+    LoadOutput,
+    S3Location,
+    ServingBatch,
+    ServingBatchInput,
+    ServingBatchOutput,
+)
 from sluice_lib.raw import parse_s3_uri
 from sluice_lib.serving import items_by_key, write_items
 from sluice_lib.settings import curated_prefix
 
 MANIFEST_NAME = "_manifest.json"
+SERVING_PLAN_NAME = "_serving_batches.json"
 DATA_FOLDER = "data/"
 COPY_WORKERS = 8
 PARTITIONS_PER_REQUEST = 100  # BatchCreatePartition's limit
@@ -137,27 +145,36 @@ def publish_files(s3: Any, output_uri: str, lake_bucket: str, plan: dict[str, st
         list(pool.map(copy, plan.items()))
 
 
-def remove_stale_files(s3: Any, lake_bucket: str, dataset: str, ingest_id: str, keep: set[str]) -> list[str]:
-    """Deletes this upload's curated files that the new output no longer has (e.g. fewer files per partition).
+def own_files(s3: Any, lake_bucket: str, dataset: str, ingest_id: str) -> list[str]:
+    """This upload's curated files (`part-<ingest_id>-*`), wherever they are in the dataset's prefix.
 
     Lists the dataset's whole curated prefix: a changed transform may drop whole partitions.
     """
     marker = f"part-{ingest_id}-"
-    stale: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=lake_bucket, Prefix=curated_prefix(dataset)
-    ):
-        for obj in page.get("Contents", []):
-            key = obj["Key"]
-            if key.rsplit("/", 1)[-1].startswith(marker) and key not in keep:
-                stale.append(key)
-    for start in range(0, len(stale), DELETES_PER_REQUEST):
-        batch = stale[start : start + DELETES_PER_REQUEST]
+    return [
+        obj["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=lake_bucket, Prefix=curated_prefix(dataset)
+        )
+        for obj in page.get("Contents", [])
+        if obj["Key"].rsplit("/", 1)[-1].startswith(marker)
+    ]
+
+
+def delete_files(s3: Any, lake_bucket: str, keys: list[str]) -> None:
+    for start in range(0, len(keys), DELETES_PER_REQUEST):
+        batch = keys[start : start + DELETES_PER_REQUEST]
         response = s3.delete_objects(
             Bucket=lake_bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
         )
         if response.get("Errors"):
-            raise CuratedPublishError(f"cannot delete stale curated files: {response['Errors'][:5]}")
+            raise CuratedPublishError(f"cannot delete curated files: {response['Errors'][:5]}")
+
+
+def remove_stale_files(s3: Any, lake_bucket: str, dataset: str, ingest_id: str, keep: set[str]) -> list[str]:
+    """Deletes this upload's curated files that the new output no longer has (e.g. fewer files per partition)."""
+    stale = [key for key in own_files(s3, lake_bucket, dataset, ingest_id) if key not in keep]
+    delete_files(s3, lake_bucket, stale)
     return stale
 
 
@@ -236,11 +253,14 @@ def register_partitions(
         for partition in partitions
     ]
     for start in range(0, len(inputs), PARTITIONS_PER_REQUEST):
-        response = glue.batch_create_partition(
-            DatabaseName=database,
-            TableName=table,
-            PartitionInputList=inputs[start : start + PARTITIONS_PER_REQUEST],
-        )
+        try:
+            response = glue.batch_create_partition(
+                DatabaseName=database,
+                TableName=table,
+                PartitionInputList=inputs[start : start + PARTITIONS_PER_REQUEST],
+            )
+        except ClientError as exc:
+            raise CatalogUpdateError(f"{database}.{table}: cannot add partitions: {exc}") from exc
         errors = [
             e
             for e in response.get("Errors", [])
@@ -294,6 +314,61 @@ def load_serving(
     return len(items)
 
 
+def publish_curated(
+    s3: Any,
+    glue: Any,
+    *,
+    request: LoadInput,
+    manifest: Manifest,
+    plan: dict[str, str],
+    lake_bucket: str,
+    glue_database: str,
+) -> list[str]:
+    """Write-audit-publish of the curated zone; returns the partitions.
+
+    Files are copied under names of their own first; the catalog learns of new partitions only after
+    every file is in place. When a copy or a catalog change fails, the files this attempt added are
+    deleted again (files an earlier run of the same upload published stay), so a failed Load leaves no
+    half output behind; a retry, redrive or rerun then publishes the whole output. Last, the upload's
+    files that the new output no longer has are removed.
+    """
+    run = request.run
+    location = f"s3://{lake_bucket}/{curated_prefix(run.dataset)}"
+    partitions = sorted({*manifest.partitions, *(_partition_of(p) for p in manifest.files)} - {""})
+    before = set(own_files(s3, lake_bucket, run.dataset, run.ingest_id))
+    try:
+        publish_files(s3, run.output_uri, lake_bucket, plan)
+        ensure_table(glue, glue_database, run.dataset, manifest, location)
+        if manifest.partition_keys:
+            register_partitions(glue, glue_database, run.dataset, manifest, location, partitions)
+    except BaseException as exc:
+        added = sorted(set(plan.values()) - before)
+        try:
+            delete_files(s3, lake_bucket, added)
+        except Exception as cleanup:  # keep the original error; say what is left behind
+            exc.add_note(f"could not remove the {len(added)} curated files this Load added: {cleanup}")
+        raise
+    remove_stale_files(s3, lake_bucket, run.dataset, run.ingest_id, keep=set(plan.values()))
+    return partitions
+
+
+def serving_batches(keys: list[str], files_per_batch: int) -> list[ServingBatch]:
+    ordered = sorted(keys)
+    return [
+        ServingBatch(index=i, keys=ordered[start : start + files_per_batch])
+        for i, start in enumerate(range(0, len(ordered), files_per_batch))
+    ]
+
+
+def write_serving_plan(s3: Any, output_uri: str, batches: list[ServingBatch]) -> S3Location:
+    """The Distributed Map's items: a JSON list in S3 (ItemReader s3:getObject, InputType JSON)."""
+    bucket, prefix = parse_s3_uri(_folder(output_uri))
+    key = f"{prefix}{SERVING_PLAN_NAME}"
+    body = json.dumps([b.model_dump(mode="json") for b in batches], separators=(",", ":"))
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    return S3Location(bucket=bucket, key=key)
+
+
 def load_run(
     request: LoadInput,
     *,
@@ -305,11 +380,18 @@ def load_run(
     glue_database: str,
     serving_table: str,
 ) -> LoadOutput:
-    """Publishes the run's output: curated files, catalog table and partitions, serving items.
+    """Publishes the run's output: curated files, catalog table and partitions, then serving items.
 
-    Every part is idempotent, so a retried or rerun Load leaves the same result as one Load.
+    Acts only while the run's execution owns the ledger item (DuplicateExecutionError otherwise).
+    Serving items are written after the curated publish; when the output has more files than
+    `request.fan_out_files`, they are left to the Distributed Map, `fan_out_files` files per item,
+    and the returned `serving_plan` names the items. Serving writes are upserts and cannot be taken
+    back: a failure among them leaves the curated output published and the items written so far, which
+    hold the values a retry, redrive or rerun writes again. Every part is idempotent, so a retried or
+    rerun Load leaves the same result as one Load.
     """
     run = request.run
+    ledger.advance(run.source, run.execution_arn, "Load")
     manifest = read_manifest(s3, run.output_uri)
     if manifest.run_id != run.run_id or manifest.dataset != run.dataset:
         raise TransformOutputInvalidError(
@@ -317,30 +399,35 @@ def load_run(
             f"not run {run.run_id} of {run.dataset}"
         )
     plan = publish_plan(manifest, run.dataset, run.ingest_id)
-    publish_files(s3, run.output_uri, lake_bucket, plan)
-    remove_stale_files(s3, lake_bucket, run.dataset, run.ingest_id, keep=set(plan.values()))
-
-    location = f"s3://{lake_bucket}/{curated_prefix(run.dataset)}"
-    partitions = sorted({*manifest.partitions, *(_partition_of(p) for p in manifest.files)} - {""})
-    ensure_table(glue, glue_database, run.dataset, manifest, location)
-    if manifest.partition_keys:
-        register_partitions(glue, glue_database, run.dataset, manifest, location, partitions)
+    partitions = publish_curated(
+        s3, glue, request=request, manifest=manifest, plan=plan, lake_bucket=lake_bucket,
+        glue_database=glue_database,
+    )  # fmt: skip
+    curated_uri = f"s3://{lake_bucket}/{curated_prefix(run.dataset)}"
 
     serving = parse_contract(json.loads(run.contract_json), f"contract of run {run.run_id}").pipeline.serving
     serving_items = 0
-    if serving is not None:
+    serving_plan = None
+    keys = sorted(plan.values())
+    if serving is not None and request.fan_out_files is not None and len(keys) > request.fan_out_files:
+        serving_plan = write_serving_plan(s3, run.output_uri, serving_batches(keys, request.fan_out_files))
+    elif serving is not None:
         serving_items = load_serving(
-            s3, dynamodb, lake_bucket=lake_bucket, keys=sorted(plan.values()), manifest=manifest,
-            serving=serving, table=serving_table,
+            s3, dynamodb, lake_bucket=lake_bucket, keys=keys, manifest=manifest, serving=serving,
+            table=serving_table,
         )  # fmt: skip
+    from sluice_lib.gold import publish_gold  # gold builds on this module: imported here, not at the top
 
-    curated_uri = location
-    ledger.update(
+    publish_gold(run, s3=s3, glue=glue, dynamodb=dynamodb, lake_bucket=lake_bucket, glue_database=glue_database, serving_table=serving_table)  # fmt: skip
+
+    ledger.advance(
         run.source,
-        "RUNNING",
+        run.execution_arn,
+        "Load",
         rows_loaded=manifest.rows_written,
         curated_uri=curated_uri,
         serving_items=serving_items,
+        serving_fanned_out=serving_plan is not None,
         loaded_at=now_iso(),
     )
     return LoadOutput(
@@ -349,4 +436,34 @@ def load_run(
         rows_loaded=manifest.rows_written,
         partitions=partitions,
         serving_items=serving_items,
+        serving_plan=serving_plan,
+        fanned_out=serving_plan is not None,
     )
+
+
+def load_serving_batch(
+    request: ServingBatchInput,
+    *,
+    s3: Any,
+    dynamodb: Any,
+    ledger: Ledger,
+    lake_bucket: str,
+    serving_table: str,
+) -> ServingBatchOutput:
+    """One Distributed Map item: the serving items of a few published curated files (idempotent upserts).
+
+    Items run concurrently: a serving key found in rows of two items' files gets whichever item writes
+    last (one Load settles it by file order). Serving keys that cover the primary key, deduplicated by
+    the transform, occur in one file only.
+    """
+    run, batch = request.run, request.batch
+    ledger.advance(run.source, run.execution_arn, "LoadServing")
+    manifest = read_manifest(s3, run.output_uri)
+    serving = parse_contract(json.loads(run.contract_json), f"contract of run {run.run_id}").pipeline.serving
+    if serving is None:
+        raise TransformOutputInvalidError(f"{run.dataset} declares no serving keys: nothing to load")
+    items = load_serving(
+        s3, dynamodb, lake_bucket=lake_bucket, keys=batch.keys, manifest=manifest, serving=serving,
+        table=serving_table,
+    )  # fmt: skip
+    return ServingBatchOutput(index=batch.index, files=len(batch.keys), serving_items=items)

@@ -121,6 +121,7 @@ class ValidateOutput(_Model):
     output_uri: str
     contract_json: str
     extra_columns: list[str] = []
+    references_json: str = "{}"  # {dataset: curated table location} the transform reads (joins, aggregates)
 
 
 class TransformResult(_Model):
@@ -133,6 +134,13 @@ class TransformResult(_Model):
 class LoadInput(_Model):
     run: ValidateOutput
     transform: TransformResult | None = None
+    # Output files one Load invocation writes serving items for; more fan out (None: never).
+    fan_out_files: int | None = Field(default=None, ge=1)
+
+
+class S3Location(_Model):
+    bucket: str
+    key: str
 
 
 class LoadOutput(_Model):
@@ -141,11 +149,33 @@ class LoadOutput(_Model):
     rows_loaded: int
     partitions: list[str]
     serving_items: int = 0
+    # Set when the serving items are left to the Distributed Map: a JSON list of ServingBatch in S3.
+    serving_plan: S3Location | None = None
+    fanned_out: bool = False
+
+
+class ServingBatch(_Model):
+    """One Distributed Map item: curated files whose rows become serving items."""
+
+    index: int
+    keys: list[str]
+
+
+class ServingBatchInput(_Model):
+    run: ValidateOutput
+    batch: ServingBatch
+
+
+class ServingBatchOutput(_Model):
+    index: int
+    files: int
+    serving_items: int
 
 
 class ArchiveInput(_Model):
     run: ValidateOutput
     load: LoadOutput
+    batches: list[ServingBatchOutput] = []  # the Distributed Map's results when Load fanned out
 
 
 class Notification(_Model):

@@ -71,8 +71,9 @@ def move_version(s3: Any, source: SourceObject, dest_bucket: str, dest_key: str)
     done = dest is not None and dest.get("Metadata", {}).get(INGEST_ID_METADATA) == ingest_id
     if not done:
         original = current if ours_current else None
-        if current is not None and not ours_current and source.version_id:
-            # A newer upload replaced the key; this run's version is still in the bucket's history.
+        if original is None and source.version_id:
+            # A newer upload replaced the key, or the key was deleted (a rerun after the first run moved
+            # the upload elsewhere): this run's version is still in the bucket's history.
             original = head_or_none(s3, source.bucket, source.key, source.version_id)
         if original is None:
             raise SourceObjectMissingError(

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sluice_lib.ledger import Ledger, now_iso
-from sluice_lib.models import RejectInput, RejectOutput, source_from_event
+from sluice_lib.models import RejectInput, RejectOutput, RunStatus, source_from_event
 from sluice_lib.notify import readable_cause
 from sluice_lib.raw import dataset_or_unknown, move_version
+
+# Validate claimed the item for this execution; a retried RejectFile finds it REJECTED by itself.
+_REJECT_STATUSES: tuple[RunStatus, ...] = ("RUNNING", "FAILED", "REJECTED")
 
 
 def rejected_key(dataset: str, file_name: str) -> str:
@@ -20,15 +23,18 @@ def reject_file(request: RejectInput, *, s3: Any, ledger: Ledger, raw_bucket: st
     Sends no notification: the execution then fails, and OnExecutionFailed sends the one message.
     """
     source = source_from_event(request.event)
+    ledger.advance(source, request.execution.arn, "RejectFile", allowed=_REJECT_STATUSES)
     key = rejected_key(dataset_or_unknown(source), source.file_name)
     moved = move_version(s3, source, raw_bucket, key)
-    ledger.update(
+    ledger.advance(
         source,
-        "REJECTED",
+        request.execution.arn,
+        "RejectFile",
+        status="REJECTED",
+        allowed=_REJECT_STATUSES,
         error=request.error.error,
         cause=readable_cause(request.error.cause),
         rejected_uri=moved.uri,
         finished_at=now_iso(),
-        execution_arn=request.execution.arn,
     )
     return RejectOutput(rejected_uri=moved.uri, error=request.error)

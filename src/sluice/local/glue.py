@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -78,6 +79,33 @@ def upload_tree(s3: Any, src: Path, uri: str) -> int:
     return count
 
 
+def stage_inputs(s3: Any, value: str, dest: Path) -> str:
+    """A job argument with its s3:// locations downloaded under `dest`, as the pip pyspark cannot read S3.
+
+    An s3:// URI becomes the local folder holding its objects; a JSON object whose values are all s3:// URIs
+    becomes the same object with local folders. Anything else is returned unchanged.
+    """
+    if value.startswith("s3://"):
+        dest.mkdir(parents=True, exist_ok=True)  # an empty prefix is an empty folder, as on S3
+        download_prefix(s3, value, dest)
+        return str(dest)
+    if not value.startswith("{"):
+        return value
+    try:
+        mapping = json.loads(value)
+    except json.JSONDecodeError:
+        return value
+    if not (
+        isinstance(mapping, dict)
+        and mapping
+        and all(isinstance(v, str) and v.startswith("s3://") for v in mapping.values())
+    ):
+        return value
+    return json.dumps(
+        {key: stage_inputs(s3, uri, dest / f"{i:03d}") for i, (key, uri) in enumerate(mapping.items())}
+    )
+
+
 @dataclass
 class JobRunRecord:
     job_name: str
@@ -140,11 +168,11 @@ class LocalGlue:
         try:
             with self.spark_lock:
                 args = dict(arguments)
-                source_dir, output_dir = work / "source", work / "output"
-                if args.get("--source", "").startswith("s3://"):
-                    download_prefix(s3, args["--source"], source_dir)
-                    args["--source"] = str(source_dir)
+                output_dir = work / "output"
                 output_uri = args.get("--output", "")
+                for name, value in args.items():
+                    if name != "--output":
+                        args[name] = stage_inputs(s3, value, work / "inputs" / name.lstrip("-"))
                 if output_uri.startswith("s3://"):
                     args["--output"] = str(output_dir)
                 argv = ["--JOB_NAME", job_name]

@@ -55,6 +55,7 @@ class ExecutionResult:
     dlq: dict[str, int] = field(default_factory=lambda: {"messages": 0, "rows": 0})
     ledger: str | None = None
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    duplicate: bool = False  # ended in the Duplicate state: another running execution owned the object
 
     @property
     def run_id(self) -> str:
@@ -84,6 +85,7 @@ class ExecutionResult:
             "error": self.error,
             "ledger": self.ledger,
             "notifications": [n.get("status") for n in self.notifications],
+            "duplicate": self.duplicate,
         }
 
 
@@ -123,9 +125,17 @@ def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
 class Runner:
     """Runs inputs one after another in one emulator session."""
 
-    def __init__(self, emulator: Emulator, progress: Progress) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        progress: Progress,
+        reruns: int = 0,
+        on_result: Callable[[Emulator, ExecutionResult], None] | None = None,
+    ) -> None:
         self.emu = emulator
         self.progress = progress
+        self.reruns = reruns  # executions started again with the same input after each first one ends
+        self.on_result = on_result  # called as each execution ends, while the emulation still runs
         self.sfn = emulator.client("stepfunctions")
         self.s3 = emulator.client("s3")
 
@@ -180,7 +190,34 @@ class Runner:
                 result.loaded = out["load"]["result"]
         if result.validated:
             result.manifest = self._manifest(result.validated["output_uri"])
+        result.duplicate = any(visit.name == "Duplicate" for visit in visits)
+        result.ledger = self._ledger_status(described["input"])
         return result
+
+    def rerun(self, first: ExecutionResult) -> ExecutionResult:
+        """Starts a new execution with the first one's input, as the console's "New execution" does."""
+        text = self.sfn.describe_execution(executionArn=first.execution_arn)["input"]
+        arn = self.start(text)
+        return self.follow(arn, first.dataset, first.source_key)
+
+    def start(self, input_text: str) -> str:
+        """Starts an execution of the stack's state machine with the given input; returns its ARN."""
+        started = self.sfn.start_execution(stateMachineArn=self.emu.stack.state_machine_arn, input=input_text)
+        arn: str = started["executionArn"]
+        return arn
+
+    def _ledger_status(self, input_text: str) -> str | None:
+        """The status of the input's object version in the runs ledger, when the execution ended."""
+        from sluice_lib.errors import InvalidEventError
+        from sluice_lib.ledger import Ledger
+        from sluice_lib.models import source_from_event
+
+        try:
+            source = source_from_event(json.loads(input_text))
+        except (InvalidEventError, ValueError):
+            return None
+        item = Ledger(self.emu.client("dynamodb"), self.emu.stack.runs_table).get(source)
+        return None if item is None else item.get("status")
 
     def _manifest(self, output_uri: str) -> dict[str, Any] | None:
         bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
@@ -200,6 +237,15 @@ class Runner:
             result = self.follow(arn, item.dataset, key)
             self.progress(f"  {result.status} in {result.seconds:.2f}s")
             results.append(result)
+            if self.on_result is not None:
+                self.on_result(self.emu, result)
+            for number in range(1, self.reruns + 1):
+                self.progress(f"▶ rerun {number} of {self.reruns}: a new execution with the same input")
+                again = self.rerun(result)
+                self.progress(f"  {again.status} in {again.seconds:.2f}s")
+                results.append(again)
+                if self.on_result is not None:
+                    self.on_result(self.emu, again)
         self._annotate(results)
         return results
 
@@ -226,7 +272,7 @@ class Runner:
                 KeyConditionExpression="pk = :pk",
                 ExpressionAttributeValues={":pk": {"S": f"{bucket}/{result.source_key}"}},
             )["Items"]
-            if item:
+            if item and result.ledger is None:
                 latest = max(item, key=lambda i: i.get("updated_at", {}).get("S", ""))
                 result.ledger = latest.get("status", {}).get("S")
 
@@ -237,8 +283,14 @@ def run_files(
     progress: Progress,
     root: Path | None = None,
     time_scale: float = 0.001,
+    reruns: int = 0,
+    on_result: Callable[[Emulator, ExecutionResult], None] | None = None,
 ) -> dict[str, Any]:
-    """Provisions the stack, runs every input in order, exports what the runs produced."""
+    """Provisions the stack, runs every input in order, exports what the runs produced.
+
+    `reruns`: after each input's execution ends, start that many more with the same input.
+    `on_result`: called with the emulator and each execution's result as the execution ends.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     log_file = out_dir / "logs" / "lambda.log"
     if log_file.exists():
@@ -246,7 +298,7 @@ def run_files(
     t0 = time.perf_counter()
     with Emulator(root=root, time_scale=time_scale, log_file=log_file) as emu:
         progress(f"stack provisioned from template.sam.yaml in {time.perf_counter() - t0:.2f}s")
-        results = Runner(emu, progress).run(inputs)
+        results = Runner(emu, progress, reruns=reruns, on_result=on_result).run(inputs)
         outputs = export_outputs(emu, out_dir)
     overall = "SUCCEEDED" if all(r.status == "SUCCEEDED" for r in results) else "FAILED"
     return {

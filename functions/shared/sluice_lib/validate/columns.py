@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -17,11 +18,19 @@ class ColumnMap:
 
 
 def normalise(name: str) -> str:
-    return name.strip().lower()
+    """A header name as a contract field name: `Order ID`, `orderId`, `order-id` -> `order_id`.
+
+    The same rule as the Glue job's snake_case (a leading digit gets a `_` prefix); a name without
+    letters or digits becomes "" (an unnamed column).
+    """
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name.strip())
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
+    return f"_{s}" if s[:1].isdigit() else s
 
 
 def map_columns(header: list[str], contract: Contract, uri: str) -> ColumnMap:
-    """Matches header names (stripped, lowercased) to contract fields, in any order."""
+    """Matches header names (cleaned to lower snake case, see normalise) to contract fields, in any order."""
     names = [normalise(n) for n in header]
     repeated = sorted(n for n, k in Counter(n for n in names if n).items() if k > 1)
     if repeated:

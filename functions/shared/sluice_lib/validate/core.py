@@ -14,6 +14,7 @@ from sluice_lib.errors import (
     UnknownDatasetError,
 )
 from sluice_lib.models import Counts, Execution, SourceObject, ValidateOutput
+from sluice_lib.references import references_json
 from sluice_lib.schema import fingerprint, staging_glue_columns
 from sluice_lib.settings import Settings, run_output_prefix, staging_prefix, staging_table
 from sluice_lib.validate.catalog import schema_changed
@@ -80,6 +81,7 @@ def validate_object(
         raise UnknownDatasetError(
             f"{source.uri}: no contract for dataset {dataset!r} (expected {dataset}.yaml among the contracts)"
         )
+    references = references_json(contract, glue=glue, database=settings.glue_database)  # fail before the scan
     run_id = execution.name
     obj = _get_object(s3, source)
     size = int(obj.get("ContentLength") or 0)
@@ -128,4 +130,5 @@ def validate_object(
         output_uri=f"s3://{settings.lake_bucket}/{run_output_prefix(dataset, run_id)}",
         contract_json=contract.to_json(),
         extra_columns=columns.extra,
+        references_json=references,
     )

@@ -1,0 +1,455 @@
+"""Transform benchmark: the Glue script on local Spark against DuckDB and pandas doing the same transform.
+
+Input: typed staging Parquet exactly as Validate writes it (sluice's own `_scan` of the offers file).
+The transform, in every implementation: cast to the contract's types, trim strings, keep the last row
+per primary key (account, offer_id) by `created` then line order, lineage columns (`_ingest_id`,
+`_source_key`, `_ingested_at`, `_row_hash` = sha256 of the length-prefixed values), `year`/`month` of
+`created` as partitions, snappy Parquet. Every output's row hashes are digested: equal digests prove
+the implementations produced the same rows.
+
+    python -m bench.transform_bench all [--quick]
+    python -m bench.transform_bench worker --impl spark --master 'local[2]'
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bench.common import DATA, ROOT, Measured, Options, emit, load_average, median, run_worker, spread, table
+
+INGEST_ID = "bench"
+SOURCE_KEY = "incoming/offers/offers-bench.csv"
+INGESTED_AT = "2026-01-01T00:00:00+00:00"
+
+
+# --- data ----------------------------------------------------------------------------------------------
+
+
+def staging_dir(rows: int) -> Path:
+    """bench/data/staging-<rows>/ingest_id=bench/part-00000.parquet, made by sluice's validation core."""
+    from bench.validate_bench import offers_file
+    from sluice_lib.contracts import ContractStore
+    from sluice_lib.models import SourceObject
+    from sluice_lib.validate.core import _scan
+
+    root = DATA / f"staging-{rows}"
+    folder = root / f"ingest_id={INGEST_ID}"
+    if not (folder / "part-00000.parquet").exists():
+        csv_path = offers_file(rows)
+        contract = ContractStore(ROOT / "contracts").get("offers")
+        shutil.rmtree(root, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp, open(csv_path, "rb") as body:
+            source = SourceObject(bucket="bench", key=f"incoming/offers/{csv_path.name}")
+            _scan(body, source, contract, Path(tmp))
+            folder.mkdir(parents=True)
+            shutil.move(Path(tmp) / "part-00000.parquet", folder / "part-00000.parquet")
+    return folder
+
+
+def contract() -> dict[str, Any]:
+    from sluice_lib.contracts import ContractStore
+
+    found = ContractStore(ROOT / "contracts").get("offers")
+    assert found is not None
+    loaded: dict[str, Any] = json.loads(found.to_json())
+    return loaded
+
+
+def digest(data_dir: Path) -> dict[str, Any]:
+    """Rows, partitions and a digest of the sorted `_row_hash` values of an output folder."""
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(data_dir, format="parquet", partitioning="hive")
+    hashes = sorted(dataset.to_table(columns=["_row_hash"]).column("_row_hash").to_pylist())
+    partitions = {p.parent.relative_to(data_dir).as_posix() for p in data_dir.rglob("*.parquet")}
+    return {
+        "rows": len(hashes),
+        "partitions": len(partitions),
+        "digest": hashlib.sha256("\n".join(hashes).encode()).hexdigest()[:12],
+    }
+
+
+# --- workers ----------------------------------------------------------------------------------------------
+
+
+def _transform_module() -> ModuleType:
+    path = ROOT / "glue" / "transform.py"
+    spec = importlib.util.spec_from_file_location("sluice_glue_transform", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+# Tried on a warm session after the default jobs (runtime settings; the master needs a new JVM).
+SPARK_VARIANTS: dict[str, dict[str, str]] = {
+    "shuffle partitions 1": {"spark.sql.shuffle.partitions": "1"},
+    "shuffle partitions 8": {"spark.sql.shuffle.partitions": "8"},
+    "AQE off": {"spark.sql.adaptive.enabled": "false"},
+    "no repartition before write": {},
+}
+SPARK_DEFAULTS = {"spark.sql.shuffle.partitions": "2", "spark.sql.adaptive.enabled": "true"}
+
+
+def work_spark(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, Any]:
+    """glue/transform.py main() on local Spark: session start, a cold and a warm job, then the variants."""
+    os.environ["SLUICE_SPARK_MASTER"] = opts.master
+    from pyspark.sql import DataFrame
+
+    transform = _transform_module()
+    phases: list[tuple[str, float]] = []
+    count_names: list[str] = []
+    repartition = [True]
+
+    def timed(name: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                label = name or (count_names.pop(0) if count_names else "count")
+                phases.append((label, time.perf_counter() - started))
+
+        return wrapper
+
+    def write(df: Any, data_uri: str, partition_by: Any) -> None:
+        if repartition[0]:
+            original_write(df, data_uri, partition_by)
+            return
+        writer = df.write.mode("overwrite").option("compression", "snappy")
+        writer.option("maxRecordsPerFile", transform.MAX_RECORDS_PER_FILE).partitionBy(*partition_by).parquet(
+            data_uri
+        )
+
+    original_write = transform.write_curated
+    transform.write_curated = timed("repartition + write", write)
+    transform.read_staging = timed("read (schema)", transform.read_staging)
+    DataFrame.count = timed("", DataFrame.count)  # type: ignore[method-assign]
+
+    started = time.perf_counter()
+    spark = transform.get_or_create_spark()
+    spark.sparkContext.setLogLevel("ERROR")
+    session = time.perf_counter() - started
+    argv = [
+        "--run_id",
+        "bench",
+        "--dataset",
+        "offers",
+        "--source",
+        str(source),
+        "--contract",
+        json.dumps(contract()),
+        "--ingest_id",
+        INGEST_ID,
+        "--source_key",
+        SOURCE_KEY,
+        "--ingested_at",
+        INGESTED_AT,
+    ]
+    plan: list[tuple[str, dict[str, str]]] = [("cold", {}), ("warm", {})]
+    if opts.variants:
+        plan += list(SPARK_VARIANTS.items())
+    jobs: dict[str, dict[str, Any]] = {}
+    for i, (name, conf) in enumerate(plan):
+        for key, value in {**SPARK_DEFAULTS, **conf}.items():
+            spark.conf.set(key, value)
+        repartition[0] = name != "no repartition before write"
+        phases.clear()
+        count_names[:] = [
+            "read + count",
+            "cast, trim, dedupe (cached) + count",
+            "lineage, partitions + count",
+        ]
+        started = time.perf_counter()
+        manifest = transform.main([*argv, "--output", str(out / f"job{i}")])
+        seconds = time.perf_counter() - started
+        other = seconds - sum(t for _, t in phases)
+        jobs[name] = {
+            "seconds": seconds,
+            "phases": [*phases, ("other (arguments, file listing, manifest)", other)],
+            "rows_deduped": manifest["rows_deduped"],
+        }
+    spark.stop()
+    return {"session": session, "jobs": jobs, **digest(out / "job0" / "data")}
+
+
+def _fields() -> tuple[list[dict[str, Any]], list[str], str, list[str]]:
+    c = contract()
+    fields = c["schema"]["fields"]
+    return (
+        fields,
+        c["schema"]["primaryKey"],
+        c["pipeline"]["dedupe"]["order_by"],
+        c["pipeline"]["partition_by"]["parts"],
+    )
+
+
+def duckdb_sql(source: Path, out: Path) -> str:
+    """The transform as one DuckDB COPY, generated from the contract like the Spark job's columns."""
+    fields, key, order_by, parts = _fields()
+    sql_type = {"string": "VARCHAR", "datetime": "TIMESTAMPTZ", "integer": "BIGINT", "number": "DOUBLE"}
+
+    def conformed(f: dict[str, Any]) -> str:
+        kind = sql_type[f.get("type", "string")]
+        cast = f"CAST({f['name']} AS {kind})"
+        if kind == "VARCHAR":
+            cast = f"regexp_replace({cast}, '^\\s+|\\s+$', '', 'g')"
+        return f"{cast} AS {f['name']}"
+
+    def hash_text(f: dict[str, Any]) -> str:
+        name = f["name"]
+        text = f"strftime({name}, '%Y-%m-%dT%H:%M:%S.%fZ')" if f.get("type") == "datetime" else name
+        return f"CASE WHEN {name} IS NULL THEN '-' ELSE length({text})::VARCHAR || ':' || {text} END"
+
+    names = ", ".join(f["name"] for f in fields)
+    field = fields_by_partition()
+    part_sql = ", ".join(f"CAST({p}({field}) AS INTEGER) AS {p}" for p in parts)
+    return f"""
+COPY (
+  WITH staged AS (
+    SELECT *, row_number() OVER () AS _row_order FROM read_parquet('{source}/*.parquet')
+  ), conformed AS (
+    SELECT {", ".join(conformed(f) for f in fields)}, _row_order FROM staged
+  ), latest AS (
+    SELECT * FROM conformed
+    QUALIFY row_number() OVER (
+      PARTITION BY {", ".join(key)} ORDER BY {order_by} DESC NULLS LAST, _row_order DESC) = 1
+  )
+  SELECT {names},
+    '{INGEST_ID}' AS _ingest_id, '{SOURCE_KEY}' AS _source_key,
+    TIMESTAMPTZ '{INGESTED_AT}' AS _ingested_at,
+    sha256(concat({", ".join(hash_text(f) for f in fields)})) AS _row_hash,
+    {part_sql}
+  FROM latest
+) TO '{out}' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY ({", ".join(parts)}))
+"""
+
+
+def fields_by_partition() -> str:
+    c = contract()
+    field: str = c["pipeline"]["partition_by"]["field"]
+    return field
+
+
+def work_duckdb(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, Any]:
+    import duckdb
+
+    started = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(f"SET threads={opts.threads}")
+    con.execute("SET TimeZone='UTC'")
+    connect = time.perf_counter() - started
+    started = time.perf_counter()
+    con.execute(duckdb_sql(source, out / "data"))
+    seconds = time.perf_counter() - started
+    return {"session": connect, "jobs": {"cold": {"seconds": seconds}}, **digest(out / "data")}
+
+
+def work_pandas(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, Any]:
+    import pandas as pd
+
+    fields, key, order_by, parts = _fields()
+    field = fields_by_partition()
+    started = time.perf_counter()
+    df = pd.read_parquet(source)
+    df = df[[f["name"] for f in fields]]
+    for f in fields:
+        if f.get("type", "string") == "string":
+            df[f["name"]] = df[f["name"]].str.strip()
+    df["_row_order"] = range(len(df))
+    df = df.sort_values([*key, order_by, "_row_order"], na_position="first", kind="stable")
+    df = df.drop_duplicates(subset=key, keep="last").drop(columns="_row_order")
+    texts = []
+    for f in fields:
+        col = df[f["name"]]
+        text = col.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if f.get("type") == "datetime" else col
+        texts.append((text.str.len().astype("Int64").astype(str) + ":" + text).where(col.notna(), "-"))
+    joined = texts[0].str.cat(texts[1:])
+    df["_ingest_id"] = INGEST_ID
+    df["_source_key"] = SOURCE_KEY
+    df["_ingested_at"] = pd.Timestamp(INGESTED_AT)
+    df["_row_hash"] = [hashlib.sha256(t.encode()).hexdigest() for t in joined.tolist()]
+    for part in parts:
+        df[part] = getattr(df[field].dt, part).astype("int32")
+    df.to_parquet(out / "data", partition_cols=parts, compression="snappy", index=False)
+    seconds = time.perf_counter() - started
+    return {"session": 0.0, "jobs": {"cold": {"seconds": seconds}}, **digest(out / "data")}
+
+
+WORKERS = {"spark": work_spark, "duckdb": work_duckdb, "pandas": work_pandas}
+
+
+# --- the benchmark ----------------------------------------------------------------------------------------
+
+
+def _measure(impl: str, source: Path, args: list[str], runs: int) -> list[Measured]:
+    command = ["bench.transform_bench", "worker", "--impl", impl, "--source", str(source), *args]
+    return [run_worker(command, sample=0.1) for _ in range(runs)]
+
+
+def run(opts: Options) -> Path:
+    from bench.common import write_result
+
+    loads = [load_average()]
+    rows = 100_000 if opts.quick else 1_000_000
+    source = staging_dir(rows)
+    plan: list[tuple[str, str, list[str]]] = [
+        ("duckdb threads=1", "duckdb", ["--threads", "1"]),
+        ("duckdb threads=2", "duckdb", ["--threads", "2"]),
+        ("pandas", "pandas", []),
+        ("spark local[1] (the local runtime's default)", "spark", ["--master", "local[1]"]),
+        ("spark local[2]", "spark", ["--master", "local[2]", "--variants"]),
+    ]
+    measured = {label: _measure(impl, source, args, opts.runs) for label, impl, args in plan}
+    loads.append(load_average())
+
+    def job(label: str, name: str = "cold") -> float:
+        return median(r.result["jobs"][name]["seconds"] for r in measured[label])
+
+    duck = {1: job("duckdb threads=1"), 2: job("duckdb threads=2")}
+    rows_out = []
+    for label, _, _ in plan:
+        runs = measured[label]
+        cores = 2 if ("threads=2" in label or "local[2]" in label) else 1
+        cold = [r.result["jobs"]["cold"]["seconds"] for r in runs]
+        warm = [r.result["jobs"]["warm"]["seconds"] for r in runs if "warm" in r.result["jobs"]]
+        first = runs[0].result
+        rows_out.append(
+            [
+                label,
+                str(len(runs)),
+                f"{median(r.result['session'] for r in runs):.2f}",
+                f"{median(cold):.2f} ({spread(cold)})",
+                f"{median(warm):.2f} ({spread(warm)})" if warm else "-",
+                f"{median(cold) / duck[cores]:.1f}x",
+                f"{median(warm) / duck[cores]:.1f}x" if warm else "-",
+                f"{median(r.peak_tree_mb for r in runs):.0f}",
+                f"{first['rows']:,}",
+                str(first["partitions"]),
+                first["digest"],
+            ]
+        )
+    header = (
+        "implementation",
+        "runs",
+        "session start s",
+        "job s, median (min-max)",
+        "2nd job in the same session s",
+        "job vs DuckDB, same cores",
+        "2nd job vs DuckDB",
+        "peak memory MB (process tree)",
+        "rows out",
+        "partitions",
+        "row-hash digest",
+    )
+    variant_rows = []
+    local2 = measured["spark local[2]"]
+    for name in ("warm", *SPARK_VARIANTS):
+        times = [r.result["jobs"][name]["seconds"] for r in local2]
+        label = "defaults (shuffle partitions 2, AQE on, repartition)" if name == "warm" else name
+        variant_rows.append(
+            [label, f"{median(times):.2f} ({spread(times)})", f"{median(times) / duck[2]:.1f}x"]
+        )
+    phase_rows = []
+    for label, impl, _ in plan:
+        if impl != "spark":
+            continue
+        runs = measured[label]
+        for i, (phase, _) in enumerate(runs[0].result["jobs"]["cold"]["phases"]):
+            cold = [r.result["jobs"]["cold"]["phases"][i][1] for r in runs]
+            warm = [r.result["jobs"]["warm"]["phases"][i][1] for r in runs]
+            phase_rows.append([label, phase, f"{median(cold):.2f}", f"{median(warm):.2f}"])
+    spark1, spark2 = "spark local[1] (the local runtime's default)", "spark local[2]"
+    verdict = table(
+        ("target: Spark job (session start excluded) within 5x of DuckDB", "measured", "met"),
+        [
+            (
+                f"{label}, {kind} job vs DuckDB threads={cores}",
+                f"{job(label, kind):.2f} s vs {duck[cores]:.2f} s = {job(label, kind) / duck[cores]:.1f}x",
+                "yes" if job(label, kind) <= 5 * duck[cores] else "no",
+            )
+            for label, cores in ((spark1, 1), (spark2, 2))
+            for kind in ("cold", "warm")
+        ],
+    )
+    body = f"""
+## What is measured
+
+{rows:,} offers rows of staging Parquet (`{source.relative_to(ROOT)}`, written by sluice's validation
+core from `sluice generate` rows, seed 7, 1% bad rows dropped). Each run is a fresh
+`python -m bench.transform_bench worker --impl IMPL ...` process; peak memory is the summed RSS of the
+worker and its children (the JVM for Spark), sampled from /proc every 0.1 s.
+
+- **spark**: `glue/transform.py` `main()` with local paths, on the session `get_or_create_spark()` makes
+  (`SLUICE_SPARK_MASTER`, UI off, UTC). *session start* is `getOrCreate` (JVM launch). *job* is `main()`
+  on a fresh JVM (cold: JIT and class loading included, as on every Glue run); the *2nd job* is `main()`
+  again in the same session (the local runtime keeps one session per process, so its later runs are warm).
+- **duckdb**: the same transform as one `COPY (...) TO ... (PARTITION_BY (year, month))` statement,
+  generated from the contract; `threads` = 1 or 2.
+- **pandas**: `read_parquet`, `str.strip`, stable sort + `drop_duplicates(keep="last")`, `hashlib.sha256`
+  per row over the same length-prefixed text, `to_parquet(partition_cols=...)`.
+
+The row-hash digest (sha256 of the sorted `_row_hash` values) is equal for every implementation: the same
+rows with the same lineage hash came out of each.
+
+## Results
+
+{table(header, rows_out)}
+
+## Targets
+
+{verdict}
+
+## Where the Spark job's time goes
+
+`main()` reads the staging schema, counts the staging rows, persists and counts the conformed rows, counts
+the curated rows, then repartitions by (year, month) and writes. The Spark UI is off: these are the wall
+times of those calls (median seconds).
+
+{table(("implementation", "phase", "cold job", "2nd job"), phase_rows)}
+
+## What was tried (spark local[2], warm session, run after its 2nd job; median seconds)
+
+{table(("setting", "job s, median (min-max)", "vs DuckDB threads=2"), variant_rows)}
+"""
+    return write_result(opts, "transform", "Transform benchmark", body, loads)
+
+
+def worker(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
+        result = WORKERS[args.impl](Path(args.source), Path(tmp), args)
+    emit(result)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.transform_bench")
+    sub = parser.add_subparsers(dest="cmd")
+    w = sub.add_parser("worker")
+    w.add_argument("--impl", choices=sorted(WORKERS), required=True)
+    w.add_argument("--source", required=True)
+    w.add_argument("--master", default="local[1]")
+    w.add_argument("--variants", action="store_true", help="spark: also run SPARK_VARIANTS, warm")
+    w.add_argument("--threads", default="2")
+    sub.add_parser("all").add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.cmd == "worker":
+        worker(args)
+    else:
+        quick = bool(getattr(args, "quick", False))
+        print(run(Options(quick=quick, command="python -m bench.transform_bench all" + (" --quick" * quick))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+"""The cost model: billing rules, the ASL path walk, template parsing, the `sluice cost` command.
+
+Every expected figure is worked out by hand in the test from the list prices it names.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sluice.cli import app
+from sluice.cost import (
+    LambdaSpec,
+    Scenario,
+    crawler_cost,
+    estimate,
+    glue_job_cost,
+    lambda_cost,
+    load_deployment,
+    parse_size,
+    parts,
+    walk,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A small workflow: Validate, then either RegisterPartition or a crawl polled every 30 s, then Done.
+ASL = {
+    "StartAt": "Validate",
+    "States": {
+        "Validate": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "${ValidateArn}"},
+            "Next": "Changed?",
+        },
+        "Changed?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.changed", "BooleanEquals": True, "Next": "StartCrawler"}],
+            "Default": "Register",
+        },
+        "Register": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "${RegisterArn}"},
+            "Next": "Transform",
+        },
+        "StartCrawler": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:glue:startCrawler",
+            "ResultSelector": {"polls": 0},
+            "ResultPath": "$.crawl",
+            "Next": "Wait",
+        },
+        "Wait": {"Type": "Wait", "Seconds": 30, "Next": "GetCrawler"},
+        "GetCrawler": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:glue:getCrawler",
+            "ResultPath": "$.crawl.latest",
+            "Next": "Finished?",
+        },
+        "Finished?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "And": [
+                        {"Variable": "$.crawl.latest.state", "StringEquals": "READY"},
+                        {"Variable": "$.crawl.latest.last_crawl.Status", "StringEquals": "SUCCEEDED"},
+                    ],
+                    "Next": "Transform",
+                },
+                {"Variable": "$.crawl.polls", "NumericGreaterThanEquals": 60, "Next": "TimedOut"},
+            ],
+            "Default": "CountPoll",
+        },
+        "CountPoll": {
+            "Type": "Pass",
+            "Parameters": {"polls.$": "States.MathAdd($.crawl.polls, 1)"},
+            "ResultPath": "$.crawl",
+            "Next": "Wait",
+        },
+        "TimedOut": {"Type": "Fail", "Error": "CrawlTimedOutError"},
+        "Transform": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::glue:startJobRun.sync",
+            "Parameters": {"JobName": "${JobName}"},
+            "Next": "Notify",
+        },
+        "Notify": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "Next": "Done"},
+        "Done": {"Type": "Succeed"},
+    },
+}
+
+TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  WorkerType: {Type: String, Default: G.2X}
+  Workers: {Type: Number, Default: 3}
+Globals:
+  Function:
+    MemorySize: 256
+    Tracing: Active
+Resources:
+  ValidateFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/validate/
+      MemorySize: 2048
+      Architectures: [arm64]
+      EphemeralStorage: {Size: 1536}
+  RegisterFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: functions/register/}
+  Job:
+    Type: AWS::Glue::Job
+    Properties:
+      GlueVersion: "5.1"
+      WorkerType: !Ref WorkerType
+      NumberOfWorkers: !Ref Workers
+      Command: {Name: glueetl, ScriptLocation: glue/transform.py}
+  Pipeline:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: statemachine/pipeline.asl.json
+      DefinitionSubstitutions:
+        ValidateArn: !GetAtt ValidateFunction.Arn
+        RegisterArn: !GetAtt RegisterFunction.Arn
+        JobName: !Ref Job
+"""
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    (tmp_path / "template.sam.yaml").write_text(TEMPLATE, encoding="utf-8")
+    (tmp_path / "statemachine").mkdir()
+    (tmp_path / "statemachine" / "pipeline.asl.json").write_text(json.dumps(ASL), encoding="utf-8")
+    (tmp_path / "glue").mkdir()
+    (tmp_path / "glue" / "transform.py").write_text("MAX_RECORDS_PER_FILE = 1_000\n", encoding="utf-8")
+    return tmp_path
+
+
+PLACEHOLDERS = {"ValidateArn": "ValidateFunction", "RegisterArn": "RegisterFunction", "JobName": "Job"}
+
+
+def test_glue_job_cost_short_run_is_billed_the_one_minute_minimum() -> None:
+    # 2 DPU x 60 s / 3600 x $0.44 = $0.0146667
+    assert glue_job_cost(10.0, 2.0, 0.44) == pytest.approx(0.0146667, rel=1e-5)
+
+
+def test_glue_job_cost_long_run_is_billed_per_second() -> None:
+    # 2 DPU x 90 s / 3600 x $0.44 = $0.022
+    assert glue_job_cost(90.0, 2.0, 0.44) == pytest.approx(0.022)
+
+
+def test_crawler_cost_one_minute_crawl_is_billed_ten_minutes() -> None:
+    # 2 DPU x 600 s / 3600 x $0.44 = $0.1466667
+    assert crawler_cost(60.0, 2.0, 0.44) == pytest.approx(0.1466667, rel=1e-6)
+
+
+def test_lambda_cost_counts_gb_seconds_the_request_and_tmp_above_512_mb() -> None:
+    spec = LambdaSpec("Fn", memory_mb=1024, architecture="x86_64", ephemeral_mb=1536)
+    # 1 GB x 2 s x $0.0000166667 + $0.0000002 + (1 GB of extra /tmp) x 2 s x $0.0000000309
+    expected = 0.0000333334 + 0.0000002 + 0.0000000618
+    assert lambda_cost(2.0, spec) == pytest.approx(expected, rel=1e-6)
+
+
+def test_parts_small_object_is_one_request_large_one_is_multipart() -> None:
+    assert parts(1_000_000) == 1
+    # 100 MB in 8 MiB parts: ceil(100,000,000 / 8,388,608) = 12 parts, plus create and complete
+    assert parts(100_000_000) == 14
+
+
+def test_parse_size_decimal_and_binary_units() -> None:
+    assert parse_size("1MB") == 1_000_000
+    assert parse_size("10 GB") == 10_000_000_000
+    assert parse_size("1MiB") == 1_048_576
+    assert parse_size("4096") == 4096
+    with pytest.raises(ValueError, match="not a size"):
+        parse_size("lots")
+
+
+def test_walk_schema_unchanged_takes_the_default_branch() -> None:
+    path = walk(ASL, PLACEHOLDERS, {"$.changed": False})
+
+    assert path.states == ["Validate", "Changed?", "Register", "Transform", "Notify", "Done"]
+    assert path.transitions == 6
+    assert dict(path.lambda_calls) == {"ValidateFunction": 1, "RegisterFunction": 1}
+    assert (path.glue_job_runs, path.crawler_runs, path.sns_publishes) == (1, 0, 1)
+
+
+def test_walk_crawl_of_a_minute_polls_twice_at_thirty_second_waits() -> None:
+    path = walk(ASL, PLACEHOLDERS, {"$.changed": True}, crawl_s=60.0)
+
+    # the first GetCrawler (after 30 s) sees RUNNING, the second (after 60 s) READY and SUCCEEDED
+    assert path.states == [
+        "Validate",
+        "Changed?",
+        "StartCrawler",
+        "Wait",
+        "GetCrawler",
+        "Finished?",
+        "CountPoll",
+        "Wait",
+        "GetCrawler",
+        "Finished?",
+        "Transform",
+        "Notify",
+        "Done",
+    ]
+    assert path.transitions == 13
+    assert path.crawler_runs == 1
+    assert path.sdk_calls["aws-sdk:glue:getCrawler"] == 2
+
+
+def test_load_deployment_reads_memory_workers_and_substitutions_from_the_template(app_dir: Path) -> None:
+    deployment = load_deployment(app_dir / "template.sam.yaml")
+
+    validate = deployment.functions["ValidateFunction"]
+    assert (validate.memory_mb, validate.architecture, validate.ephemeral_mb) == (2048, "arm64", 1536)
+    register = deployment.functions["RegisterFunction"]
+    assert (register.memory_mb, register.architecture, register.ephemeral_mb) == (256, "x86_64", 512)
+    assert (deployment.glue_job.worker_type, deployment.glue_job.workers) == ("G.2X", 3)
+    assert deployment.glue_job.dpus == 6.0  # 3 workers x 2 DPU
+    assert deployment.glue_job.executor_cores == 16.0  # 2 executors x 2 DPU x 4 vCPU
+    assert deployment.placeholders == PLACEHOLDERS
+    assert deployment.traced is True
+    assert deployment.max_records_per_file == 1000
+
+
+def test_estimate_small_file_bills_the_template_workers_for_one_minute(app_dir: Path) -> None:
+    deployment = load_deployment(app_dir / "template.sam.yaml")
+
+    result = estimate(deployment, 1_000_000, 8_000, serving=False)
+
+    lines = {line.service: line for line in result.lines}
+    # 3 x G.2X = 6 DPU, a short job billed 60 s: 360 DPU-seconds, 6 x 60 / 3600 x $0.44 = $0.044
+    assert lines["Glue job"].quantity == 360.0
+    assert lines["Glue job"].usd == pytest.approx(0.044)
+    # 6 states on the default path x $0.000025
+    assert lines["Step Functions"].usd == pytest.approx(0.00015)
+    assert "Glue crawler" not in lines
+    assert "DynamoDB" in lines  # the runs ledger
+    assert result.dominant().service == "Glue job"
+
+
+def test_estimate_crawling_every_file_adds_a_ten_minute_crawl(app_dir: Path) -> None:
+    deployment = load_deployment(app_dir / "template.sam.yaml")
+
+    result = estimate(
+        deployment, 1_000_000, 8_000, serving=False, scenario=Scenario("crawl", schema_changed=True)
+    )
+
+    crawl = next(line for line in result.lines if line.service == "Glue crawler")
+    # one crawl x 2 DPU x 600 s = 1200 DPU-seconds = $0.1466667
+    assert crawl.quantity == 1200.0
+    assert crawl.usd == pytest.approx(0.1466667, rel=1e-6)
+    assert result.path.transitions == 13
+
+
+def test_estimate_serving_writes_one_wru_per_valid_row(app_dir: Path) -> None:
+    deployment = load_deployment(app_dir / "template.sam.yaml")
+
+    result = estimate(deployment, 1_000_000, 8_000, bad_rate=0.25, serving=True)
+
+    serving = next(line for line in result.lines if line.what == "serving items")
+    # 8,000 rows, a quarter bad: 6,000 items x 1 WRU x $0.625 per million = $0.00375
+    assert serving.quantity == 6000
+    assert serving.usd == pytest.approx(0.00375)
+
+
+def test_cost_command_json_gives_every_scenario_for_the_repository_template() -> None:
+    result = CliRunner().invoke(app, ["cost", "--bytes", "1MB", "--files-per-day", "10", "--json"])
+
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["bytes"] == 1_000_000
+    assert payload["rows"] == 8065  # 1,000,000 / 124 bytes per offers row
+    names = [s["scenario"] for s in payload["scenarios"]]
+    assert len(names) == 6
+    assert names[1] == "sluice: crawler on every file"
+    first = payload["scenarios"][0]
+    assert first["usd_per_month"] == pytest.approx(first["usd_per_execution"] * 300)
+    assert "Glue crawler" not in first["by_service"]
+    assert "Glue crawler" in payload["scenarios"][1]["by_service"]
+
+
+def test_cost_command_bad_size_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["cost", "--bytes", "a lot"])
+
+    assert result.exit_code == 2
+    assert "not a size" in result.output
