@@ -24,6 +24,8 @@ moto is pinned to 5.2.5 exactly because these patches touch its internals. Each 
    of the two the definition sets).
 8. ``integer_tolerated_failure_percentage``: the grammar rejects ``"ToleratedFailurePercentage": 10``
    (``AmazonStateLanguageParser.parse``).
+9. ``history_reverse_order``: ``get_execution_history`` ignores ``reverseOrder``
+   (``StepFunctionResponse.get_execution_history``).
 
 Plus ``time_scale`` (Retry intervals, Wait states and the ``.sync`` polling delay sleep ``factor`` times
 their ASL value, see ``set_time_scale``) and ``jsonata`` (QueryLanguage JSONata states are evaluated with
@@ -698,6 +700,30 @@ def _fix_jsonata() -> list[_Patch]:
 
 # --- applying ------------------------------------------------------------------------------------
 
+
+def _fix_history_reverse_order() -> list[_Patch]:
+    """``get_execution_history`` ignores ``reverseOrder``: events always come oldest first.
+
+    Why: ``StepFunctionResponse.get_execution_history`` reads only ``executionArn``; a caller asking for
+    the newest events first (to find the state that failed) reads the oldest instead.
+    Fix: reverse the events (by id) when ``reverseOrder`` is true, as AWS does.
+    """
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    history = StepFunctionResponse.get_execution_history
+
+    @functools.wraps(history)
+    def get_execution_history(self: Any) -> Any:
+        result = history(self)
+        if self._get_param("reverseOrder"):
+            body = result.result if hasattr(result, "result") else None
+            if isinstance(body, dict) and isinstance(body.get("events"), list):
+                body["events"] = sorted(body["events"], key=lambda e: e["id"], reverse=True)
+        return result
+
+    return [_Patch(StepFunctionResponse, "get_execution_history", get_execution_history)]
+
+
 FIXES: dict[str, Callable[[], list[_Patch]]] = {
     "glue_sync": _fix_glue_sync,
     "execution_name": _fix_execution_name,
@@ -707,6 +733,7 @@ FIXES: dict[str, Callable[[], list[_Patch]]] = {
     "definite_json_path": _fix_definite_json_path,
     "distributed_map_tolerance": _fix_distributed_map_tolerance,
     "integer_tolerated_failure_percentage": _fix_integer_tolerated_failure_percentage,
+    "history_reverse_order": _fix_history_reverse_order,
     "time_scale": _fix_time_scale,
     "jsonata": _fix_jsonata,
 }
