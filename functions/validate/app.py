@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sluice_lib.errors import TooManyBadRowsError
 from sluice_lib.ledger import Ledger, now_iso
 from sluice_lib.models import ValidateInput, source_from_event
 from sluice_lib.settings import Settings
@@ -52,15 +53,19 @@ def lambda_handler(event: ValidateInput, context: LambdaContext) -> dict[str, An
     )
     logger.info("claimed", extra={"source": source.uri, "previous": claim.previous_status})
     started = time.perf_counter()
-    out = validate_object(
-        source=source,
-        execution=event.execution,
-        contracts=CONTRACTS,
-        settings=SETTINGS,
-        s3=client("s3"),
-        sqs=client("sqs"),
-        glue=client("glue"),
-    )
+    try:
+        out = validate_object(
+            source=source,
+            execution=event.execution,
+            contracts=CONTRACTS,
+            settings=SETTINGS,
+            s3=client("s3"),
+            sqs=client("sqs"),
+            glue=client("glue"),
+        )
+    except TooManyBadRowsError as exc:  # keep the counts of a rejected file, then let the Catch see it
+        ledger.advance(source, arn, "Validate", counts=exc.counts, validated_at=now_iso())
+        raise
     metrics.add_dimension(name="dataset", value=out.dataset)
     metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=out.counts.rows_in)
     metrics.add_metric(name="RowsValid", unit=MetricUnit.Count, value=out.counts.rows_valid)

@@ -59,11 +59,14 @@ def test_cli_run_json_rejected_file_exits_1_with_one_json_object(tmp_path: Path)
     assert execution["status"] == "FAILED"
     assert execution["error"]["type"] == "TooManyBadRowsError"
     assert "2 of 3 rows" in execution["error"]["cause"]
-    assert (
-        execution["rows"]
-        == {"in": None, "valid": None, "rejected": 2, "curated": None, "deduped": None, "loaded": None}
-        or execution["rows"]["rejected"] == 2
-    )
+    assert execution["rows"] == {
+        "in": 3,
+        "valid": 1,
+        "rejected": 2,
+        "curated": None,
+        "deduped": None,
+        "loaded": None,
+    }
     assert execution["ledger"] == "REJECTED"
     assert execution["notifications"] == ["REJECTED"]
     assert [s["name"] for s in execution["states"]] == ["Validate", "RejectFile", "Rejected"]

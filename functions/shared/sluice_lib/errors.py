@@ -37,7 +37,11 @@ class UnknownDatasetError(FileRejectedError):
 
 
 class TooManyBadRowsError(FileRejectedError):
-    """The share of rejected rows exceeds the contract's max_reject_ratio."""
+    """The share of rejected rows exceeds the contract's max_reject_ratio (`counts`: the file's row counts)."""
+
+    def __init__(self, message: str, counts: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.counts = counts or {}
 
 
 # Names the ASL's Catch on Validate lists; a test keeps the two in step.

@@ -56,13 +56,14 @@ class ExecutionResult:
     ledger: str | None = None
     notifications: list[dict[str, Any]] = field(default_factory=list)
     duplicate: bool = False  # ended in the Duplicate state: another running execution owned the object
+    ledger_counts: dict[str, int] | None = None  # Validate's counts as the ledger holds them (rejected runs)
 
     @property
     def run_id(self) -> str:
         return self.execution_arn.rsplit(":", 1)[-1]
 
     def rows(self) -> dict[str, int | None]:
-        counts = (self.validated or {}).get("counts", {})
+        counts = (self.validated or {}).get("counts") or self.ledger_counts or {}
         return {
             "in": counts.get("rows_in"),
             "valid": counts.get("rows_valid"),
@@ -191,7 +192,10 @@ class Runner:
         if result.validated:
             result.manifest = self._manifest(result.validated["output_uri"])
         result.duplicate = any(visit.name == "Duplicate" for visit in visits)
-        result.ledger = self._ledger_status(described["input"])
+        item = self._ledger_item(described["input"])
+        result.ledger = None if item is None else item.get("status")
+        if item is not None and not result.validated and item.get("execution_arn") == arn:
+            result.ledger_counts = item.get("counts")
         return result
 
     def rerun(self, first: ExecutionResult) -> ExecutionResult:
@@ -206,8 +210,8 @@ class Runner:
         arn: str = started["executionArn"]
         return arn
 
-    def _ledger_status(self, input_text: str) -> str | None:
-        """The status of the input's object version in the runs ledger, when the execution ended."""
+    def _ledger_item(self, input_text: str) -> dict[str, Any] | None:
+        """The input's object version in the runs ledger, when the execution ended."""
         from sluice_lib.errors import InvalidEventError
         from sluice_lib.ledger import Ledger
         from sluice_lib.models import source_from_event
@@ -216,8 +220,7 @@ class Runner:
             source = source_from_event(json.loads(input_text))
         except (InvalidEventError, ValueError):
             return None
-        item = Ledger(self.emu.client("dynamodb"), self.emu.stack.runs_table).get(source)
-        return None if item is None else item.get("status")
+        return Ledger(self.emu.client("dynamodb"), self.emu.stack.runs_table).get(source)
 
     def _manifest(self, output_uri: str) -> dict[str, Any] | None:
         bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")

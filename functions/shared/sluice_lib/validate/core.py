@@ -107,7 +107,13 @@ def validate_object(
         if ratio > limit:
             raise TooManyBadRowsError(
                 f"{source.uri}: {rejected} of {rows_in} rows ({ratio:.1%}) break the contract; "
-                f"{dataset} allows at most {limit:.1%} (bad rows in {quarantine_uri})"
+                f"{dataset} allows at most {limit:.1%} (bad rows in {quarantine_uri})",
+                counts={
+                    "rows_in": rows_in,
+                    "rows_valid": rows_in - rejected,
+                    "rows_rejected": rejected,
+                    "bytes_in": source.size,
+                },
             )
         prefix = staging_prefix(dataset, source.ingest_id)
         upload(s3, folder / STAGING_FILE, settings.lake_bucket, prefix + STAGING_FILE)
