@@ -81,8 +81,9 @@ build-SharedLayer:
 		--python-version 3.11 -r functions/shared/requirements.txt -t "$(ARTIFACTS_DIR)/python"
 	rm -rf "$(ARTIFACTS_DIR)"/python/{boto3,botocore,s3transfer}{,-*.dist-info}
 
+## bench: every benchmark, rewrites bench/results/*.md (BENCH_ARGS="--only validate" or "--quick")
 bench: $(VENV)/.installed
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf .sluice .aws-sam spark-warehouse metastore_db derby.log

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -129,6 +131,24 @@ def tree_rss_kb(root: int) -> int:
     return total
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds so far of a process and its live descendants (a JVM under Python too)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        except (OSError, IndexError, ValueError):
+            pass
+        todo += _children(pid)
+    return total / tick
+
+
 @dataclass
 class Measured:
     """One worker run: what it printed (a JSON object), its wall time and its memory peaks."""
@@ -142,9 +162,16 @@ class Measured:
 
 
 def run_worker(
-    args: Sequence[str], *, pin: bool = False, env: dict[str, str] | None = None, sample: float = 0.05
+    args: Sequence[str],
+    *,
+    pin: bool = False,
+    env: dict[str, str] | None = None,
+    sample: float = 0.05,
+    timeout: float | None = None,
 ) -> Measured:
-    """Runs `python -m <args>` in a fresh process; its last stdout line must be a JSON object."""
+    """Runs `python -m <args>` in a fresh process; its last stdout line must be a JSON object.
+
+    Past `timeout` seconds the worker and its children are killed and RuntimeError is raised."""
     command = [*(ONE_CORE if pin else []), PYTHON, "-m", *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
@@ -152,10 +179,18 @@ def run_worker(
         peak_tree = 0
         stop = threading.Event()
 
+        timed_out = False
+
         def sampler() -> None:
-            nonlocal peak_tree
+            nonlocal peak_tree, timed_out
             while not stop.is_set():
                 peak_tree = max(peak_tree, tree_rss_kb(proc.pid))
+                if timeout is not None and time.perf_counter() - started > timeout:
+                    timed_out = True
+                    for pid in [*_children(proc.pid), proc.pid]:
+                        with contextlib.suppress(OSError):
+                            os.kill(pid, signal.SIGKILL)
+                    return
                 stop.wait(sample)
 
         thread = threading.Thread(target=sampler, daemon=True)
@@ -168,6 +203,8 @@ def run_worker(
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
+    if timed_out:
+        raise RuntimeError(f"{shlex.join(command)} killed after {timeout:.0f}s")
     if proc.returncode != 0:
         raise RuntimeError(f"{shlex.join(command)} exited {proc.returncode}:\n{stderr[-4000:]}")
     lines = [line for line in stdout.splitlines() if line.startswith("{")]

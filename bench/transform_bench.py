@@ -26,7 +26,19 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench.common import DATA, ROOT, Measured, Options, emit, load_average, median, run_worker, spread, table
+from bench.common import (
+    DATA,
+    ROOT,
+    Measured,
+    Options,
+    emit,
+    load_average,
+    median,
+    run_worker,
+    spread,
+    table,
+    tree_cpu_seconds,
+)
 
 INGEST_ID = "bench"
 SOURCE_KEY = "incoming/offers/offers-bench.csv"
@@ -172,12 +184,13 @@ def work_spark(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, A
             "cast, trim, dedupe (cached) + count",
             "lineage, partitions + count",
         ]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), tree_cpu_seconds(os.getpid())
         manifest = transform.main([*argv, "--output", str(out / f"job{i}")])
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, tree_cpu_seconds(os.getpid()) - cpu
         other = seconds - sum(t for _, t in phases)
         jobs[name] = {
             "seconds": seconds,
+            "cpu": cpu,
             "phases": [*phases, ("other (arguments, file listing, manifest)", other)],
             "rows_deduped": manifest["rows_deduped"],
         }
@@ -251,10 +264,10 @@ def work_duckdb(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, 
     con.execute(f"SET threads={opts.threads}")
     con.execute("SET TimeZone='UTC'")
     connect = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     con.execute(duckdb_sql(source, out / "data"))
-    seconds = time.perf_counter() - started
-    return {"session": connect, "jobs": {"cold": {"seconds": seconds}}, **digest(out / "data")}
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"session": connect, "jobs": {"cold": {"seconds": seconds, "cpu": cpu}}, **digest(out / "data")}
 
 
 def work_pandas(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, Any]:
@@ -262,7 +275,7 @@ def work_pandas(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, 
 
     fields, key, order_by, parts = _fields()
     field = fields_by_partition()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     df = pd.read_parquet(source)
     df = df[[f["name"] for f in fields]]
     for f in fields:
@@ -284,8 +297,8 @@ def work_pandas(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, 
     for part in parts:
         df[part] = getattr(df[field].dt, part).astype("int32")
     df.to_parquet(out / "data", partition_cols=parts, compression="snappy", index=False)
-    seconds = time.perf_counter() - started
-    return {"session": 0.0, "jobs": {"cold": {"seconds": seconds}}, **digest(out / "data")}
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"session": 0.0, "jobs": {"cold": {"seconds": seconds, "cpu": cpu}}, **digest(out / "data")}
 
 
 WORKERS = {"spark": work_spark, "duckdb": work_duckdb, "pandas": work_pandas}
@@ -312,7 +325,12 @@ def run(opts: Options) -> Path:
         ("spark local[1] (the local runtime's default)", "spark", ["--master", "local[1]"]),
         ("spark local[2]", "spark", ["--master", "local[2]", "--variants"]),
     ]
-    measured = {label: _measure(impl, source, args, opts.runs) for label, impl, args in plan}
+    # Round robin (run 1 of every implementation, then run 2, ...): on a shared machine whose load drifts,
+    # every implementation then sees the same mix of quiet and busy minutes.
+    measured: dict[str, list[Measured]] = {label: [] for label, _, _ in plan}
+    for _ in range(opts.runs):
+        for label, impl, args in plan:
+            measured[label] += _measure(impl, source, args, 1)
     loads.append(load_average())
 
     def job(label: str, name: str = "cold") -> float:
@@ -324,6 +342,7 @@ def run(opts: Options) -> Path:
         runs = measured[label]
         cores = 2 if ("threads=2" in label or "local[2]" in label) else 1
         cold = [r.result["jobs"]["cold"]["seconds"] for r in runs]
+        cold_cpu = [r.result["jobs"]["cold"]["cpu"] for r in runs]
         warm = [r.result["jobs"]["warm"]["seconds"] for r in runs if "warm" in r.result["jobs"]]
         first = runs[0].result
         rows_out.append(
@@ -332,6 +351,7 @@ def run(opts: Options) -> Path:
                 str(len(runs)),
                 f"{median(r.result['session'] for r in runs):.2f}",
                 f"{median(cold):.2f} ({spread(cold)})",
+                f"{median(cold_cpu):.1f}",
                 f"{median(warm):.2f} ({spread(warm)})" if warm else "-",
                 f"{median(cold) / duck[cores]:.1f}x",
                 f"{median(warm) / duck[cores]:.1f}x" if warm else "-",
@@ -346,6 +366,7 @@ def run(opts: Options) -> Path:
         "runs",
         "session start s",
         "job s, median (min-max)",
+        "job CPU s (process tree)",
         "2nd job in the same session s",
         "job vs DuckDB, same cores",
         "2nd job vs DuckDB",
@@ -389,8 +410,10 @@ def run(opts: Options) -> Path:
 
 {rows:,} offers rows of staging Parquet (`{source.relative_to(ROOT)}`, written by sluice's validation
 core from `sluice generate` rows, seed 7, 1% bad rows dropped). Each run is a fresh
-`python -m bench.transform_bench worker --impl IMPL ...` process; peak memory is the summed RSS of the
-worker and its children (the JVM for Spark), sampled from /proc every 0.1 s.
+`python -m bench.transform_bench worker --impl IMPL ...` process, taken round robin (run 1 of every
+implementation, then run 2, ...) so a drifting load on this shared machine hits them alike; peak memory is
+the summed RSS of the worker and its children (the JVM for Spark), sampled from /proc every 0.1 s; job CPU
+seconds are the user + system time of the worker and its JVM during the job, from /proc.
 
 - **spark**: `glue/transform.py` `main()` with local paths, on the session `get_or_create_spark()` makes
   (`SLUICE_SPARK_MASTER`, UI off, UTC). *session start* is `getOrCreate` (JVM launch). *job* is `main()`

@@ -363,6 +363,63 @@ def _profile(path: Path) -> str:
     return "\n".join(lines[start:])
 
 
+def _phases(path: Path) -> list[tuple[str, float]]:
+    """CPU seconds per phase of one sluice run (in this process, pinned like the workers)."""
+    import os
+
+    from sluice_lib.validate import check, convert, outputs, stream
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {0})
+    spent: dict[str, float] = {}
+
+    def timed(owner: Any, name: str, label: str) -> Any:
+        original = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.thread_time() - started
+
+        setattr(owner, name, wrapper)
+        return original
+
+    with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
+        work_sluice(path, Path(tmp))  # warm
+    saved = [
+        (convert, "parse_datetime", timed(convert, "parse_datetime", "rules: datetime parsing (RE2 + cast)")),
+        (check.BatchChecker, "check", timed(check.BatchChecker, "check", "rules")),
+        (
+            check.BatchChecker,
+            "_describe",
+            timed(check.BatchChecker, "_describe", "bad rows: reasons, raw text"),
+        ),
+        (outputs.StagingWriter, "write", timed(outputs.StagingWriter, "write", "staging Parquet")),
+        (outputs.StagingWriter, "close", timed(outputs.StagingWriter, "close", "staging Parquet")),
+        (outputs.BadRowWriter, "write", timed(outputs.BadRowWriter, "write", "bad rows: CSV and JSON lines")),
+        (
+            stream.CheckedStream,
+            "read",
+            timed(stream.CheckedStream, "read", "reading + UTF-8 check (I/O thread)"),
+        ),
+    ]
+    try:
+        with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
+            cpu = time.process_time()
+            work_sluice(path, Path(tmp))
+            total = time.process_time() - cpu
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+    rules = spent.pop("rules", 0.0) - spent.get("rules: datetime parsing (RE2 + cast)", 0.0)
+    rules -= spent.get("bad rows: reasons, raw text", 0.0)
+    spent["rules: the other checks"] = rules
+    spent["CSV parse and the rest"] = total - sum(spent.values())
+    return [*sorted(spent.items(), key=lambda kv: -kv[1]), ("total", total)]
+
+
 def run(opts: Options) -> Path:
     from bench.common import write_result
 
@@ -378,6 +435,7 @@ def run(opts: Options) -> Path:
         results[impl, big] = _measure(impl, big, opts.runs)
     s3_run = _measure("sluice-s3", base, 1)
     profile = _profile(base)
+    phases = _phases(base)
     loads.append(load_average())
 
     _, pandas_rate = _rates(base, results["pandas", base])
@@ -459,11 +517,15 @@ Baselines run on the {mb(base):,.0f} MB file only (pandas and csv would take min
 
 {verdict}
 
+## Where one sluice run's CPU time goes ({base.name}, one instrumented run)
+
+{table(("phase", "CPU s", "share"), [(n, f"{t:.2f}", f"{t / phases[-1][1]:.0%}") for n, t in phases])}
+
 ## Profile of one sluice run ({base.name}, cProfile, internal time)
 
 Time inside pyarrow's C++ is charged to the Python call that started it: `reader.py:__iter__` is the CSV
-parse (pulling blocks through `CheckedStream.read`), `compute.py` wrappers are the vectorised rules,
-`write_table` is the Parquet encoding of the staging file.
+parse, `compute.py` wrappers are the vectorised rules, `write_table` is the Parquet encoding of the staging
+file. Reads (`CheckedStream.read`) run on pyarrow's I/O thread, which cProfile does not see.
 
 ```
 {profile}

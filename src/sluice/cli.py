@@ -63,14 +63,43 @@ def run(
     reruns: Annotated[
         int, typer.Option("--reruns", min=0, help="After each execution, start K more with the same input.")
     ] = 0,
+    fail: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail",
+            metavar="STATE=ERROR[:TIMES]",
+            help="Make a Task state's service call fail with ERROR, TIMES times (default: every time); "
+            "repeatable. E.g. Transform=Glue.ConcurrentRunsExceededException:2, Load=States.Timeout.",
+        ),
+    ] = None,
+    redrive: Annotated[
+        bool,
+        typer.Option(
+            "--redrive", help="Redrive each failed execution from the state that failed (faults lifted)."
+        ),
+    ] = False,
 ) -> None:
     """Run files through the whole workflow on the embedded AWS emulation."""
+    from sluice.local.faults import FaultSpecError, parse_fault
     from sluice.local.runner import RunInput, run_files
 
     inputs = [RunInput(ds, path) for ds, path in _parse_inputs(files, dataset)]
+    try:
+        faults = [parse_fault(text) for text in fail or []]
+    except FaultSpecError as exc:
+        raise _usage_error(str(exc)) from None
     started = time.perf_counter()
     try:
-        summary = run_files(inputs, out, progress=lambda line: err.print(line, markup=False), reruns=reruns)
+        summary = run_files(
+            inputs,
+            out,
+            progress=lambda line: err.print(line, markup=False),
+            reruns=reruns,
+            faults=faults,
+            redrive=redrive,
+        )
+    except FaultSpecError as exc:  # a state the state machine does not have, an error it cannot get
+        raise _usage_error(str(exc)) from None
     except Exception as exc:  # a defect of the runtime itself: say what and where to look, no traceback
         err.print(f"[red]error:[/red] the local runtime failed: {type(exc).__name__}: {exc}", markup=True)
         err.print(f"logs: {out / 'logs'}", markup=False)
@@ -109,6 +138,12 @@ def _print_summary(summary: dict[str, object]) -> None:
     for ex in executions:
         if ex["error"]:
             console.print(f"[red]{ex['source_key']}[/red]: {ex['error']['type']}: {ex['error']['cause']}")
+        for redrive in ex.get("redrives", []):
+            console.print(
+                f"{ex['source_key']}: redrive {redrive['redrive_count']} from {redrive['from_state']}: "
+                f"{redrive['status']}",
+                markup=False,
+            )
     outputs = summary["outputs"]
     assert isinstance(outputs, dict)
     console.print(f"outputs in {Path(outputs['curated']).parent}")

@@ -97,16 +97,17 @@ PYTHON_SHELL_DPU = 0.0625  # a Glue Python shell job's smallest capacity (1/16 D
 class Throughput:
     """Seconds the steps take, per execution. Each field says where its figure comes from."""
 
-    # bench/results/validate.md: sluice's validation core on one core (a 1769 MB Lambda has one vCPU).
-    validate_mb_per_s: float = 70.0
+    # bench/results/validate.md: sluice's validation core, 91 MB per CPU-second on the 124 MB file (one
+    # core, as a 1769 MB Lambda has one vCPU); 122 on the 1,242 MB one.
+    validate_mb_per_s: float = 91.0
     # assumed: GetObject first byte, staging and quarantine uploads, catalog lookup, ledger writes.
     validate_fixed_s: float = 1.0
-    # bench/results/transform.md: cold job minus 2nd job in the same session plus session start
-    # (JVM, JIT, class loading) on 1,000,000 rows; Glue's own start-up is not billed the same way but is
-    # of the same order.
+    # assumed: Glue's start-up plus a cold JVM's class loading and JIT before the work proper (locally the
+    # cold job took 4-26 s more than the 2nd job in the same session, bench/results/transform.md).
     glue_fixed_s: float = 30.0
-    # bench/results/transform.md: the 2nd (warm) local[2] job, core-seconds per MB of CSV.
-    glue_core_s_per_mb: float = 0.3
+    # bench/results/transform.md: the cold local job's CPU seconds (Python and JVM) per MB of CSV,
+    # 33.9 CPU s for the 124 MB file; divided by the executors' vCPUs.
+    glue_core_s_per_mb: float = 0.27
     # assumed: a crawl of one staging prefix (DESIGN.md: "about a minute"); billed 10 minutes anyway.
     crawl_s: float = 60.0
     crawler_dpus: float = 2.0  # assumed: AWS's crawler pricing example uses 2 DPUs
@@ -117,8 +118,8 @@ class Throughput:
     archive_fixed_s: float = 0.5
     archive_copy_mb_per_s: float = 200.0  # assumed: server-side multipart copy
     register_partition_s: float = 0.3
-    # bench/results/transform.md: DuckDB, 1 thread, seconds per MB of CSV (the Lambda small-file option).
-    duckdb_s_per_mb: float = 0.03
+    # bench/results/transform.md: DuckDB, 1 thread, 3.9 CPU s for the 124 MB file (the small-file option).
+    duckdb_s_per_mb: float = 0.031
     lambda_init_s: float = 1.0  # assumed: a cold start per function per execution, billed since Aug 2025
 
 

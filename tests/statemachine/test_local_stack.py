@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from sluice.local.emulator import Emulator
 
@@ -33,6 +35,20 @@ def test_upload_under_incoming_starts_one_execution_through_the_rule(emu: Emulat
     started = emu.bus.started[before:]
     assert len(started) == 1
     assert started[0].startswith(emu.stack.state_machine_arn.replace(":stateMachine:", ":execution:"))
+
+
+def test_multipart_upload_under_incoming_starts_one_execution(emu: Emulator, tmp_path: Path) -> None:
+    # boto3 (and the AWS CLI) upload files above 8 MiB in parts: AWS sends one "Object Created" event.
+    big = tmp_path / "multipart.csv"
+    big.write_bytes(b"x\n" * (5 * 1024 * 1024))  # 10 MiB
+    before = len(emu.bus.started)
+    emu.client("s3").upload_file(
+        str(big),
+        emu.stack.raw_bucket,
+        "incoming/offers/multipart.csv",
+        Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024),
+    )
+    assert len(emu.bus.started[before:]) == 1
 
 
 def test_stack_state_machine_has_every_substitution_bound(emu: Emulator) -> None:

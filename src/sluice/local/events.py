@@ -79,6 +79,7 @@ def execution_status_event(execution: Any) -> dict[str, Any]:
             "output": json.dumps(execution.output) if execution.output is not None else None,
             "error": execution.error,
             "cause": execution.cause,
+            "redriveCount": getattr(execution, "redrive_count", 0),  # set by sluice.local.redrive
         },
     }
 
@@ -157,15 +158,32 @@ def uninstall() -> None:
 
 def _patch_moto() -> None:
     from moto.s3 import notifications
+    from moto.s3.models import S3Backend
     from moto.stepfunctions.parser.backend import execution as sfn_execution
 
     original_send = notifications._send_event_bridge_message
+    original_complete = S3Backend.complete_multipart_upload
+    completing = threading.local()
+
+    def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto 5.2.5 stores the assembled object with put_object, which announces it (ObjectCreated:Put)
+        # before the CompleteMultipartUpload event: two "Object Created" events, two executions, for every
+        # upload above the 8 MiB multipart threshold. AWS sends the second only.
+        completing.active = True
+        try:
+            return original_complete(self, *args, **kwargs)
+        finally:
+            completing.active = False
+
+    S3Backend.complete_multipart_upload = complete_multipart_upload  # type: ignore[method-assign]
 
     def send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
         if not _active:
             original_send(account_id, bucket, event_name, key)
             return
         if not event_name.startswith("s3:ObjectCreated"):
+            return
+        if getattr(completing, "active", False) and event_name == "s3:ObjectCreated:Put":
             return
         event = object_created_event(bucket.name, key.name, key.size, key.etag, key.version_id)
         _active[0].put(event)

@@ -125,6 +125,8 @@ class LocalGlue:
     job_runs: list[JobRunRecord] = field(default_factory=list)
     crawls: list[float] = field(default_factory=list)
     fault_hook: Callable[[str], None] | None = None
+    # Called with (job name, run id) as a run starts; an exception it raises fails the run (sluice.local.faults).
+    run_fault_hook: Callable[[str, str], None] | None = None
     jvm_log: Path | None = None
     _scripts: dict[Path, ModuleType] = field(default_factory=dict)
 
@@ -166,6 +168,8 @@ class LocalGlue:
         s3 = boto3.client("s3", region_name=REGION)
         work = Path(tempfile.mkdtemp(prefix="sluice-glue-"))
         try:
+            if self.run_fault_hook is not None:
+                self.run_fault_hook(job_name, run_id)
             with self.spark_lock:
                 args = dict(arguments)
                 output_dir = work / "output"
@@ -344,6 +348,18 @@ def _patch_moto_glue() -> None:
 
     models.GlueBackend.start_job_run = start_job_run  # type: ignore[method-assign]
     models.GlueBackend.start_crawler = start_crawler  # type: ignore[method-assign]
+
+    # GetCrawler's hook sits on the API action, not the backend: the backend's start_crawler calls get_crawler.
+    from moto.glue import responses
+
+    original_get_crawler = responses.GlueResponse.get_crawler
+
+    def get_crawler(self: Any) -> Any:
+        if _active and _active[0].fault_hook is not None:
+            _active[0].fault_hook(f"glue:getCrawler:{self.parameters.get('Name')}")
+        return original_get_crawler(self)
+
+    responses.GlueResponse.get_crawler = get_crawler  # type: ignore[method-assign]
 
     # Glue reports a finished crawl as READY with LastCrawl.Status SUCCEEDED | FAILED | CANCELLED.
     def crawler_status(self: Any) -> str:

@@ -58,6 +58,15 @@ class Invocation:
 FaultHook = Callable[[LocalFunction, dict[str, Any]], None]
 
 
+class InvokeFault(Exception):
+    """Raised by a fault hook to fail the Invoke API call itself instead of the function: the caller of Invoke
+    gets `error` (a Lambda service error, a timeout), and the handler never runs (sluice.local.faults)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class LambdaRuntime:
     """Imports each function's handler from its CodeUri folder once and calls it with the template's env.
 
@@ -121,6 +130,8 @@ class LambdaRuntime:
                     self.fault_hook(fn, event)
                 handler = self._handler(fn)
                 result = handler(event, LambdaContext(fn))
+            except InvokeFault:
+                raise
             except Exception as exc:  # the runtime turns any exception into an error payload
                 error_type = type(exc).__name__
                 result = {
@@ -162,7 +173,10 @@ def install(runtime: LambdaRuntime) -> None:
             echoed = original_invoke(self, function_name, qualifier, body, headers, response_headers)
             return echoed.encode() if isinstance(echoed, str) else bytes(echoed or b"")
         event = json.loads(body) if body else {}
-        result, error_type = _active[0].invoke(function_name, event)
+        try:
+            result, error_type = _active[0].invoke(function_name, event)
+        except InvokeFault as fault:
+            raise fault.error from None
         if error_type is not None:
             response_headers["x-amz-function-error"] = "Unhandled"
         return json.dumps(result, default=str).encode()

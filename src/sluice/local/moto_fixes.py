@@ -26,6 +26,9 @@ moto is pinned to 5.2.5 exactly because these patches touch its internals. Each 
    (``AmazonStateLanguageParser.parse``).
 9. ``history_reverse_order``: ``get_execution_history`` ignores ``reverseOrder``
    (``StepFunctionResponse.get_execution_history``).
+10. ``copy_object_checksum``: S3 ``CopyObject`` of a multipart upload gives the copy the source's composite
+    checksum as if it were a full-object one, so every GetObject of the copy fails botocore's checksum
+    validation (``S3Backend.copy_object``); the copy now keeps the checksum's type and part count.
 
 Plus ``time_scale`` (Retry intervals, Wait states and the ``.sync`` polling delay sleep ``factor`` times
 their ASL value, see ``set_time_scale``) and ``jsonata`` (QueryLanguage JSONata states are evaluated with
@@ -620,13 +623,22 @@ def _fix_integer_tolerated_failure_percentage() -> list[_Patch]:
 
 
 class _ScaledTime:
-    """Stands in for the ``time`` module inside one moto module: ``sleep`` is scaled, the rest is real."""
+    """Stands in for the ``time`` module inside one moto module: ``sleep`` is scaled, the rest is real.
+
+    ``floor``: a scaled sleep lasts at least that long (never longer than unscaled), for polling loops.
+    """
+
+    def __init__(self, floor: float = 0.0) -> None:
+        self.floor = floor
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(seconds * _time_scale)
+        time.sleep(max(seconds * _time_scale, min(seconds, self.floor)))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
+
+
+_SYNC_POLL_FLOOR = 0.05  # seconds between two polls of a .sync task, at any time scale
 
 
 def set_time_scale(factor: float) -> None:
@@ -669,7 +681,9 @@ def _fix_time_scale() -> list[_Patch]:
 
     return [
         _Patch(retrier_decl, "time", _ScaledTime()),
-        _Patch(state_task_service_callback, "time", _ScaledTime()),
+        # The .sync poll (0.5 s in moto) scaled to 0.5 ms would spin: 20 executions waiting on their Glue job
+        # runs then take the CPU from the Spark job they wait for (a 20-file burst: 224 s, 51 s with the floor).
+        _Patch(state_task_service_callback, "time", _ScaledTime(floor=_SYNC_POLL_FLOOR)),
         _Patch(WaitFunction, "_wait_interval", _wait_interval),
     ]
 
@@ -696,6 +710,37 @@ def _fix_jsonata() -> list[_Patch]:
         return json.loads(json.dumps(result))
 
     return [_Patch(moto_jsonata, "_eval_jsonata", _eval_jsonata)]
+
+
+# --- S3 ----------------------------------------------------------------------------------------------
+
+
+def _fix_copy_object_checksum() -> list[_Patch]:
+    """A copy of a multipart upload cannot be read back: ``FlexibleChecksumError``.
+
+    Why: ``S3Backend.copy_object`` copies ``checksum_value`` (for a multipart upload, the checksum of the
+    parts' checksums) but not ``checksum_type`` (``COMPOSITE``) nor ``checksum_parts``, so GetObject
+    announces it as the object's full checksum and botocore's validation fails. The local Glue uploads
+    output files above 8 MiB in parts; Load copies them to curated/ and reads them back.
+    Fix: the copy keeps the source's checksum type and part count (a composite ``x-N`` checksum, which
+    clients do not validate against the body).
+    """
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.copy_object
+
+    @functools.wraps(original)
+    def copy_object(
+        self: Any, src_key: Any, dest_bucket_name: str, dest_key_name: str, *args: Any, **kw: Any
+    ) -> None:
+        original(self, src_key, dest_bucket_name, dest_key_name, *args, **kw)
+        if getattr(src_key, "checksum_type", None) == "COMPOSITE":
+            copied = self.get_object(dest_bucket_name, dest_key_name)
+            if copied is not None and copied.checksum_value == src_key.checksum_value:
+                copied.checksum_type = src_key.checksum_type
+                copied.checksum_parts = src_key.checksum_parts
+
+    return [_Patch(S3Backend, "copy_object", copy_object)]
 
 
 # --- applying ------------------------------------------------------------------------------------
@@ -734,6 +779,7 @@ FIXES: dict[str, Callable[[], list[_Patch]]] = {
     "distributed_map_tolerance": _fix_distributed_map_tolerance,
     "integer_tolerated_failure_percentage": _fix_integer_tolerated_failure_percentage,
     "history_reverse_order": _fix_history_reverse_order,
+    "copy_object_checksum": _fix_copy_object_checksum,
     "time_scale": _fix_time_scale,
     "jsonata": _fix_jsonata,
 }

@@ -11,6 +11,7 @@ from typing import Any
 
 from sluice.local.emulator import Emulator
 from sluice.local.export import export_outputs, read_queue
+from sluice.local.faults import FaultInjector, FaultSpec, injected
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 Progress = Callable[[str], None]
@@ -57,6 +58,7 @@ class ExecutionResult:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     duplicate: bool = False  # ended in the Duplicate state: another running execution owned the object
     ledger_counts: dict[str, int] | None = None  # Validate's counts as the ledger holds them (rejected runs)
+    redrives: list[dict[str, Any]] = field(default_factory=list)  # --redrive: sluice.local.redrive
 
     @property
     def run_id(self) -> str:
@@ -87,6 +89,7 @@ class ExecutionResult:
             "ledger": self.ledger,
             "notifications": [n.get("status") for n in self.notifications],
             "duplicate": self.duplicate,
+            "redrives": self.redrives,
         }
 
 
@@ -132,8 +135,12 @@ class Runner:
         progress: Progress,
         reruns: int = 0,
         on_result: Callable[[Emulator, ExecutionResult], None] | None = None,
+        redrive: bool = False,
+        faults: FaultInjector | None = None,
     ) -> None:
         self.emu = emulator
+        self.redrive = redrive  # redrive each failed execution from the state that failed, faults suspended
+        self.faults = faults
         self.progress = progress
         self.reruns = reruns  # executions started again with the same input after each first one ends
         self.on_result = on_result  # called as each execution ends, while the emulation still runs
@@ -150,11 +157,13 @@ class Runner:
             raise RuntimeError(f"{key}: the upload matched no EventBridge rule of the template")
         return key, started[-1]
 
-    def follow(self, arn: str, dataset: str, key: str, timeout: float = 3600.0) -> ExecutionResult:
-        """Polls the execution, printing each state as it finishes, until it ends."""
+    def follow(
+        self, arn: str, dataset: str, key: str, timeout: float = 3600.0, shown_before: int = 0
+    ) -> ExecutionResult:
+        """Polls the execution, printing each state as it finishes (after the first `shown_before`), until it ends."""
         result = ExecutionResult(execution_arn=arn, dataset=dataset, source_key=key)
         started = time.perf_counter()
-        shown = 0
+        shown = shown_before
         while True:
             status = self.sfn.describe_execution(executionArn=arn)["status"]
             visits = _states_from_history(_history(self.sfn, arn))
@@ -242,6 +251,12 @@ class Runner:
             results.append(result)
             if self.on_result is not None:
                 self.on_result(self.emu, result)
+            if self.redrive and result.status != "SUCCEEDED":
+                redriven = self.redrive_failed(result)
+                if redriven is not result:
+                    results[-1] = result = redriven
+                    if self.on_result is not None:
+                        self.on_result(self.emu, result)
             for number in range(1, self.reruns + 1):
                 self.progress(f"▶ rerun {number} of {self.reruns}: a new execution with the same input")
                 again = self.rerun(result)
@@ -249,6 +264,45 @@ class Runner:
                 results.append(again)
                 if self.on_result is not None:
                     self.on_result(self.emu, again)
+        self._annotate(results)
+        return results
+
+    def redrive_failed(self, failed: ExecutionResult) -> ExecutionResult:
+        """Redrives a failed execution from the state that failed, with --fail faults suspended meanwhile."""
+        from sluice.local.redrive import redrive_result
+
+        if self.faults is None:
+            return redrive_result(self, failed)
+        with self.faults.suspended():
+            return redrive_result(self, failed)
+
+    def upload_many(self, items: list[RunInput], threads: int = 8) -> list[tuple[str, str]]:
+        """Uploads every item at once (concurrent PutObjects, as many users would); returns (key, execution
+        ARN) per item, in input order. Does not wait for the executions (see follow_many)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def put(item: RunInput) -> tuple[str, str]:
+            key = f"incoming/{item.dataset}/{item.path.name}"
+            put = self.s3.put_object(Bucket=self.emu.stack.raw_bucket, Key=key, Body=item.path.read_bytes())
+            return key, put.get("VersionId") or put["ETag"].strip('"')
+
+        before = len(self.emu.bus.started)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            uploaded = list(pool.map(put, items))
+        by_object: dict[tuple[str, str], str] = {}
+        for arn in self.emu.bus.started[before:]:
+            obj = json.loads(self.sfn.describe_execution(executionArn=arn)["input"])["detail"]["object"]
+            by_object[(obj["key"], obj.get("version-id") or obj["etag"])] = arn
+        missing = [key for key, version in uploaded if (key, version) not in by_object]
+        if missing:
+            raise RuntimeError(f"{', '.join(missing)}: the upload started no execution")
+        return [(key, by_object[(key, version)]) for key, version in uploaded]
+
+    def follow_many(self, items: list[RunInput], started: list[tuple[str, str]]) -> list[ExecutionResult]:
+        """Follows executions started together (upload_many) until each ends; annotates them like run()."""
+        results = [
+            self.follow(arn, item.dataset, key) for item, (key, arn) in zip(items, started, strict=True)
+        ]
         self._annotate(results)
         return results
 
@@ -288,11 +342,15 @@ def run_files(
     time_scale: float = 0.001,
     reruns: int = 0,
     on_result: Callable[[Emulator, ExecutionResult], None] | None = None,
+    faults: list[FaultSpec] | None = None,
+    redrive: bool = False,
 ) -> dict[str, Any]:
     """Provisions the stack, runs every input in order, exports what the runs produced.
 
     `reruns`: after each input's execution ends, start that many more with the same input.
     `on_result`: called with the emulator and each execution's result as the execution ends.
+    `faults`: Task states whose service calls fail (sluice.local.faults); FaultSpecError for a bad one.
+    `redrive`: redrive each failed execution from the state that failed (sluice.local.redrive).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     log_file = out_dir / "logs" / "lambda.log"
@@ -301,11 +359,16 @@ def run_files(
     t0 = time.perf_counter()
     with Emulator(root=root, time_scale=time_scale, log_file=log_file) as emu:
         progress(f"stack provisioned from template.sam.yaml in {time.perf_counter() - t0:.2f}s")
-        results = Runner(emu, progress, reruns=reruns, on_result=on_result).run(inputs)
+        with injected(emu, faults or []) as injector:
+            runner = Runner(
+                emu, progress, reruns=reruns, on_result=on_result, redrive=redrive, faults=injector
+            )
+            results = runner.run(inputs)
         outputs = export_outputs(emu, out_dir)
     overall = "SUCCEEDED" if all(r.status == "SUCCEEDED" for r in results) else "FAILED"
     return {
         "status": overall,
         "executions": [r.to_json() for r in results],
         "outputs": outputs,
+        "faults": [] if injector is None else injector.summary(),
     }

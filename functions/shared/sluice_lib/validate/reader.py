@@ -31,10 +31,11 @@ import pyarrow.csv as pcsv
 from sluice_lib.errors import EmptyFileError, MalformedCsvError
 from sluice_lib.validate.stream import CheckedStream, Replay
 
-# pyarrow's streaming reader queues up to 32 blocks read ahead of parsing (more when checking is slower):
-# 2 MiB blocks keep that under 64 MiB, so peak RSS stays flat in file size (bench/results/validate.md);
-# 8 MiB blocks let it grow to 256 MiB on large files, for no measurable gain in speed.
-BLOCK_SIZE = 2 << 20
+# pyarrow's streaming reader queues up to 32 blocks read ahead of parsing (as many as checking lags
+# behind): 1 MiB blocks keep that under 32 MiB and peak RSS flat in file size, about 240 MB
+# (bench/results/validate.md). 8 MiB blocks let it reach 256 MiB on large files (525 MB RSS at 1.2 GB);
+# 2 MiB ones about 295 MB, for some 4% less CPU than 1 MiB.
+BLOCK_SIZE = 1 << 20
 _PEEK = 64 << 10
 _MAX_HEADER = 16 << 20
 _LINE_END = re.compile(rb"\r\n|\n|\r")

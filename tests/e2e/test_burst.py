@@ -1,0 +1,102 @@
+"""A burst: 20 files uploaded at once (concurrent PutObjects) into one emulator session. Every execution runs to
+completion, the totals are exact, no execution is lost, and the crawler collisions of concurrent first
+uploads are absorbed by StartCrawler's Retry (Glue.CrawlerRunningException) or avoided by the schema check."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from fault_runs import Batch, keys, ledger, notifications, serving, task_errors
+
+from sluice.local.emulator import Emulator
+from sluice.local.runner import ExecutionResult, RunInput, Runner
+
+pytestmark = [pytest.mark.emulator, pytest.mark.spark]
+
+FILES = 20
+ROWS = 3
+BATCHES = [
+    Batch(f"offers-burst-{n:02d}.csv", range(600 + ROWS * n, 600 + ROWS * (n + 1)), 2021, 6)
+    for n in range(FILES)
+]
+
+
+@pytest.fixture(scope="module")
+def burst(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("burst")
+    items = [RunInput("offers", b.write(folder)) for b in BATCHES]
+    with Emulator(log_file=folder / "lambda.log") as emu:
+        runner = Runner(emu, progress=lambda _: None)
+        started_at = time.perf_counter()
+        started = runner.upload_many(items, threads=FILES)
+        results = runner.follow_many(items, started)
+        seconds = time.perf_counter() - started_at
+        s3 = emu.client("s3")
+        lake = emu.stack.lake_bucket
+        curated = keys(emu, lake, BATCHES[0].curated_prefix)
+        curated_rows = sum(
+            pq.read_table(io.BytesIO(s3.get_object(Bucket=lake, Key=k)["Body"].read())).num_rows
+            for k in curated
+        )
+        listed = emu.client("stepfunctions").list_executions(stateMachineArn=emu.stack.state_machine_arn)
+        return {
+            "results": results,
+            "seconds": seconds,
+            "transform_seconds": [round(run.seconds, 2) for run in emu.glue.job_runs],
+            "crawls": len(emu.glue.crawls),
+            "start_crawler_errors": [
+                task_errors(emu, r.execution_arn).get("StartCrawler", []) for r in results
+            ],
+            "listed": [e["executionArn"] for e in listed["executions"]],
+            "curated_rows": curated_rows,
+            "serving": serving(emu, [key for b in BATCHES for key in b.serving_keys()]),
+            "ledger": [ledger(emu, b.key).get("status") for b in BATCHES],
+            "notifications": [[n["status"] for n in notifications(emu, r.execution_arn)] for r in results],
+            "incoming": keys(emu, emu.stack.raw_bucket, "incoming/"),
+            "archive": keys(emu, emu.stack.raw_bucket, "archive/offers/"),
+        }
+
+
+def test_burst_of_20_uploads_starts_20_executions_and_each_succeeds(burst: dict[str, Any]):
+    results: list[ExecutionResult] = burst["results"]
+
+    assert len(results) == FILES
+    assert [r.source_key for r in results] == [b.key for b in BATCHES]
+    assert sorted(burst["listed"]) == sorted(r.execution_arn for r in results)  # none lost, none extra
+    assert [r.status for r in results] == ["SUCCEEDED"] * FILES
+    assert burst["ledger"] == ["SUCCEEDED"] * FILES
+    assert burst["notifications"] == [["SUCCEEDED"]] * FILES
+
+
+def test_burst_totals_are_exact(burst: dict[str, Any]):
+    results: list[ExecutionResult] = burst["results"]
+    totals = {
+        k: sum(r.rows()[k] or 0 for r in results) for k in ("in", "valid", "rejected", "curated", "loaded")
+    }
+
+    assert totals == {"in": 60, "valid": 60, "rejected": 0, "curated": 60, "loaded": 60}
+    assert burst["curated_rows"] == 60
+    assert len(burst["serving"]) == 60
+    assert burst["incoming"] == []
+    assert sorted(k.rsplit("/", 1)[-1] for k in burst["archive"]) == [b.name for b in BATCHES]
+
+
+def test_burst_crawler_collisions_are_retried_or_avoided(burst: dict[str, Any]):
+    started = [r for r in burst["results"] if "StartCrawler" in [s.name for s in r.states]]
+    retried = [e for e in burst["start_crawler_errors"] if e]
+
+    assert started  # the first uploads found the staging schema new
+    assert all(set(errors) == {"Glue.CrawlerRunningException"} for errors in retried)
+    assert retried or burst["crawls"] < FILES
+    assert burst["crawls"] == len(started)
+
+
+def test_burst_runs_one_glue_job_per_file(burst: dict[str, Any], record_property: Any):
+    record_property("burst_seconds", round(burst["seconds"], 1))  # in the JUnit XML: a record, not a limit
+    record_property("transform_seconds", burst["transform_seconds"])
+
+    assert len(burst["transform_seconds"]) == FILES

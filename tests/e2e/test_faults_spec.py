@@ -1,0 +1,78 @@
+"""--fail values and the Task states' service boundaries as read from the ASL (no emulator, no Spark)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sluice.local.faults import Boundary, FaultSpec, FaultSpecError, parse_fault, task_boundaries
+
+ASL = json.loads((Path(__file__).resolve().parents[2] / "statemachine" / "pipeline.asl.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("text", "spec"),
+    [
+        (
+            "Transform=Glue.ConcurrentRunsExceededException:2",
+            FaultSpec("Transform", "Glue.ConcurrentRunsExceededException", 2),
+        ),
+        ("Validate=Lambda.ServiceException:1", FaultSpec("Validate", "Lambda.ServiceException", 1)),
+        ("Load=States.Timeout", FaultSpec("Load", "States.Timeout", None)),
+        ("Load=RuntimeError", FaultSpec("Load", "RuntimeError", None)),
+    ],
+)
+def test_parse_fault_reads_state_error_and_times(text: str, spec: FaultSpec):
+    assert parse_fault(text) == spec
+    assert str(parse_fault(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Load", "expected STATE=ERROR[:TIMES]"),
+        ("=RuntimeError", "expected STATE=ERROR[:TIMES]"),
+        ("Load=", "expected STATE=ERROR[:TIMES]"),
+        ("Load=RuntimeError:0", "at least 1"),
+        ("Load=RuntimeError:two", "at least 1"),
+        ("Load=Not an error", "is not an error name"),
+        ("Load=A.B.C", "is not an error name"),
+    ],
+)
+def test_parse_fault_rejects_malformed_values_with_the_reason(text: str, message: str):
+    with pytest.raises(FaultSpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_fault(text)
+
+
+def test_task_boundaries_map_each_task_state_to_its_service_call_from_the_asl():
+    found = task_boundaries(ASL)
+
+    assert sorted(found) == [
+        "Archive",
+        "GetCrawler",
+        "Load",
+        "LoadServingBatch",
+        "NotifySuccess",
+        "RegisterPartition",
+        "RejectFile",
+        "StartCrawler",
+        "Transform",
+        "Validate",
+    ]
+    assert found["Validate"] == Boundary(
+        "Validate", "lambda", "invoke", "${ValidateFunctionArn}", frozenset({"event", "execution"})
+    )
+    assert found["Transform"].call == "glue:startJobRun:${TransformJobName}"
+    assert found["StartCrawler"].call == "glue:startCrawler:${StagingCrawlerName}"
+    assert found["GetCrawler"].call == "glue:getCrawler:${StagingCrawlerName}"
+    assert found["NotifySuccess"].call == "sns:publish:${TopicArn}"
+
+
+def test_task_boundaries_tell_states_sharing_a_function_apart_by_their_payload_keys():
+    found = task_boundaries(ASL)
+
+    assert found["Load"].target == found["LoadServingBatch"].target == "${LoadFunctionArn}"
+    assert found["Load"].payload_keys == frozenset({"run", "transform", "fan_out_files"})
+    assert found["LoadServingBatch"].payload_keys is None  # "Payload.$": the whole item
