@@ -123,7 +123,7 @@ def test_apply_is_idempotent_and_reverted_restores_one_fix() -> None:
     patched = StateTaskServiceCallback.__dict__["_eval_integration_pattern"]
     moto_fixes.apply()
     assert StateTaskServiceCallback.__dict__["_eval_integration_pattern"] is patched
-    assert moto_fixes.applied() == list(moto_fixes.FIXES)
+    assert sorted(moto_fixes.applied()) == sorted(moto_fixes.FIXES)
 
     with moto_fixes.reverted("glue_sync"):
         original = StateTaskServiceCallback.__dict__["_eval_integration_pattern"]
