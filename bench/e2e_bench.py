@@ -252,8 +252,7 @@ The 1,000,000-row file runs once, in parallel with the smaller runs (its Load wr
 items into moto's DynamoDB for tens of minutes); its figures carry that contention.
 
 ## Runs
-
-{"".join(f"Not measured: {rows:,} rows: {why}." + chr(10) for rows, why in missing.items())}
+{"".join(f"{chr(10)}Not measured: {rows:,} rows: {why}." for rows, why in missing.items())}
 
 {table(("rows", "runs", "status", "provision s", "upload s", "execution s, median (min-max)", "runner's detection lag s", "export s", "peak memory MB (process tree)"), summary_rows)}
 

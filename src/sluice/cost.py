@@ -97,9 +97,9 @@ PYTHON_SHELL_DPU = 0.0625  # a Glue Python shell job's smallest capacity (1/16 D
 class Throughput:
     """Seconds the steps take, per execution. Each field says where its figure comes from."""
 
-    # bench/results/validate.md: sluice's validation core, 91 MB per CPU-second on the 124 MB file (one
-    # core, as a 1769 MB Lambda has one vCPU); 122 on the 1,242 MB one.
-    validate_mb_per_s: float = 91.0
+    # bench/results/validate.md: sluice's validation core, 104 MB per CPU-second on the 124 MB file (one
+    # core, as a 1769 MB Lambda has one vCPU); 116 on the 1,242 MB one.
+    validate_mb_per_s: float = 104.0
     # assumed: GetObject first byte, staging and quarantine uploads, catalog lookup, ledger writes.
     validate_fixed_s: float = 1.0
     # assumed: Glue's start-up plus a cold JVM's class loading and JIT before the work proper (locally the

@@ -28,6 +28,9 @@ def s3() -> Iterator[Any]:
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
         yield client
+    # `reverted` puts the fix back last; later tests expect the fixes installed in FIXES order
+    moto_fixes.revert()
+    moto_fixes.apply()
 
 
 def _upload_in_parts_and_copy(s3: Any, tmp_path: Any) -> None:
