@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from sluice.local.faults import Boundary, FaultSpec, FaultSpecError, parse_fault, task_boundaries
+from sluice.local.faults import Boundary, FaultSpec, FaultSpecError, fault_kind, parse_fault, task_boundaries
 
 ASL = json.loads((Path(__file__).resolve().parents[2] / "statemachine" / "pipeline.asl.json").read_text())
 
@@ -42,7 +43,7 @@ def test_parse_fault_reads_state_error_and_times(text: str, spec: FaultSpec):
     ],
 )
 def test_parse_fault_rejects_malformed_values_with_the_reason(text: str, message: str):
-    with pytest.raises(FaultSpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(FaultSpecError, match=re.escape(message)):
         parse_fault(text)
 
 
@@ -76,3 +77,36 @@ def test_task_boundaries_tell_states_sharing_a_function_apart_by_their_payload_k
     assert found["Load"].target == found["LoadServingBatch"].target == "${LoadFunctionArn}"
     assert found["Load"].payload_keys == frozenset({"run", "transform", "fan_out_files"})
     assert found["LoadServingBatch"].payload_keys is None  # "Payload.$": the whole item
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "kind"),
+    [
+        ("Validate", "Lambda.ServiceException", "service"),
+        ("Validate", "RuntimeError", "function"),
+        ("Load", "Sandbox.Timedout", "function"),  # what Lambda reports for a function out of time
+        ("Load", "States.Timeout", "timeout"),
+        ("Transform", "Glue.ConcurrentRunsExceededException", "service"),
+        ("Transform", "OutOfMemoryError", "job_run"),
+        ("Transform", "States.TaskFailed", "job_run"),
+        ("StartCrawler", "Glue.CrawlerRunningException", "service"),
+        ("GetCrawler", "States.Timeout", "timeout"),
+        ("NotifySuccess", "SNS.ThrottledException", "service"),
+    ],
+)
+def test_fault_kind_says_how_an_error_surfaces_at_the_state_boundary(state: str, error: str, kind: str):
+    assert fault_kind(FaultSpec(state, error), task_boundaries(ASL)[state]) == kind
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "message"),
+    [
+        ("Validate", "States.TaskFailed", "accepts Lambda.<Code>"),
+        ("Transform", "Lambda.ServiceException", "accepts Glue.<Code>"),
+        ("StartCrawler", "CrawlerRunningException", "accepts Glue.<Code> or States.Timeout"),
+        ("NotifySuccess", "Glue.ThrottlingException", "accepts SNS.<Name>Exception"),
+    ],
+)
+def test_fault_kind_refuses_an_error_the_state_cannot_get(state: str, error: str, message: str):
+    with pytest.raises(FaultSpecError, match=re.escape(message)):
+        fault_kind(FaultSpec(state, error), task_boundaries(ASL)[state])

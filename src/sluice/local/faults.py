@@ -6,7 +6,7 @@ makes to its service. Faults sit at the service boundary, never in the interpret
 | ERROR | state's service | what fails | the interpreter sees |
 |---|---|---|---|
 | `Lambda.<Code>` | Lambda | the Invoke API call (a service error, HTTP 429/5xx); the handler never runs | `Lambda.<Code>` |
-| `<Name>` (no dot) | Lambda | the function: the runtime's error payload, `errorType` `<Name>` | `<Name>` |
+| `<Name>` | Lambda | the function: the runtime's error payload, `errorType` `<Name>` (`RuntimeError`, `Sandbox.Timedout`) | `<Name>` |
 | `Glue.<Code>` | Glue | the StartJobRun / StartCrawler / GetCrawler call (moto's Glue exception) | `Glue.<Code>` |
 | `<Name>` or `States.TaskFailed` | glue:startJobRun.sync | the job run: it ends FAILED with `<Name>: ...` | `States.TaskFailed` |
 | `SNS.<Name>Exception` | SNS | the Publish call | `SNS.<Name>Exception` |
@@ -31,10 +31,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sluice.local.lambdas import InvokeFault
 from sluice.local.stack import LocalFunction
+
+if TYPE_CHECKING:
+    from sluice.local.emulator import Emulator
 
 SYNTAX = "STATE=ERROR[:TIMES]"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
@@ -244,7 +247,7 @@ class Fault:
         }
 
 
-def _kind(spec: FaultSpec, boundary: Boundary) -> str:
+def fault_kind(spec: FaultSpec, boundary: Boundary) -> str:
     """How the fault surfaces at this boundary, or FaultSpecError when the state cannot get that error."""
     error, service = spec.error, boundary.service
     if boundary.target is None:
@@ -265,8 +268,8 @@ def _kind(spec: FaultSpec, boundary: Boundary) -> str:
         if service == "sns" and boundary.action != "publish":
             raise FaultSpecError(f"--fail {spec}: no hook for sns:{boundary.action}")
         return "service"
-    if "." not in error and service == "lambda":
-        return "function"
+    if service == "lambda" and not error.startswith("States."):
+        return "function"  # the runtime's errorType: a class name, or e.g. Sandbox.Timedout
     if (
         service == "glue"
         and boundary.action == "startJobRun"
@@ -293,7 +296,7 @@ class FaultInjector:
     Each fault fails its state's next TIMES calls, counted over the session (executions in input order).
     """
 
-    emu: Any  # sluice.local.emulator.Emulator (not imported: it imports this package's modules)
+    emu: Emulator
     specs: list[FaultSpec]
     faults: list[Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -311,7 +314,7 @@ class FaultInjector:
                 raise FaultSpecError(
                     f"--fail {spec}: no Task state {spec.state!r} in the state machine (Task states: {names})"
                 )
-            self.faults.append(Fault(spec, boundary, _kind(spec, boundary)))
+            self.faults.append(Fault(spec, boundary, fault_kind(spec, boundary)))
 
     # -- installing
     def __enter__(self) -> FaultInjector:
@@ -416,7 +419,7 @@ class FaultInjector:
 
 
 @contextlib.contextmanager
-def injected(emu: Any, specs: list[FaultSpec]) -> Iterator[FaultInjector | None]:
+def injected(emu: Emulator, specs: list[FaultSpec]) -> Iterator[FaultInjector | None]:
     """The faults installed in `emu` for the block (None and nothing installed without specs)."""
     if not specs:
         yield None

@@ -298,10 +298,13 @@ class Runner:
             raise RuntimeError(f"{', '.join(missing)}: the upload started no execution")
         return [(key, by_object[(key, version)]) for key, version in uploaded]
 
-    def follow_many(self, items: list[RunInput], started: list[tuple[str, str]]) -> list[ExecutionResult]:
+    def follow_many(
+        self, items: list[RunInput], started: list[tuple[str, str]], timeout: float = 3600.0
+    ) -> list[ExecutionResult]:
         """Follows executions started together (upload_many) until each ends; annotates them like run()."""
         results = [
-            self.follow(arn, item.dataset, key) for item, (key, arn) in zip(items, started, strict=True)
+            self.follow(arn, item.dataset, key, timeout=timeout)
+            for item, (key, arn) in zip(items, started, strict=True)
         ]
         self._annotate(results)
         return results
