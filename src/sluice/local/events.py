@@ -93,7 +93,8 @@ class EventBus:
         self.delivered: list[dict[str, Any]] = []
         self.failed: list[dict[str, Any]] = []  # asynchronous Lambda targets that raised
         self._pending: list[threading.Thread] = []
-        self._lock = threading.Lock()
+        # Re-entrant: a finishing execution holds it while it queues its status-change delivery.
+        self._lock = threading.RLock()
 
     def put(self, event: dict[str, Any], asynchronous: bool = False) -> None:
         from moto.events.models import events_backends
@@ -193,8 +194,14 @@ def _patch_moto() -> None:
     original_terminated = sfn_execution.BaseExecutionWorkerCommunication.terminated
 
     def terminated(self: Any) -> None:
-        original_terminated(self)
-        if _active and self.execution.exec_status.value in ("FAILED", "TIMED_OUT", "ABORTED"):
-            _active[0].put(execution_status_event(self.execution), asynchronous=True)
+        if not _active:
+            original_terminated(self)
+            return
+        bus = _active[0]
+        # Under the bus's lock, so nobody who sees the final status can drain() before its delivery is queued.
+        with bus._lock:
+            original_terminated(self)
+            if self.execution.exec_status.value in ("FAILED", "TIMED_OUT", "ABORTED"):
+                bus.put(execution_status_event(self.execution), asynchronous=True)
 
     sfn_execution.BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
