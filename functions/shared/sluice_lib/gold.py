@@ -10,7 +10,6 @@ or rerun Load leaves the same result as one Load.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -19,12 +18,13 @@ from pydantic import BaseModel, ValidationError
 from sluice_lib.contracts import Aggregate, parse_contract
 from sluice_lib.errors import CuratedPublishError, TransformOutputInvalidError, TransformOutputMissingError
 from sluice_lib.load import (
-    COPY_WORKERS,
     DELETES_PER_REQUEST,
     MANIFEST_NAME,
     Column,
     Manifest,
+    copy_files,
     ensure_table,
+    plan_files,
     read_rows,
     register_partitions,
 )
@@ -76,36 +76,7 @@ def read_gold_section(s3: Any, output_uri: str) -> list[GoldTable]:
 
 def gold_plan(table: GoldTable, ingest_id: str) -> dict[str, str]:
     """Output file (relative to `gold/<name>/`) -> `curated/<name>/<partition>/part-<ingest_id>-<nnnnn>.snappy.parquet`."""
-    by_partition: dict[str, list[str]] = {}
-    for path in sorted(table.files):
-        by_partition.setdefault(path.rsplit("/", 1)[0] if "/" in path else "", []).append(path)
-    plan: dict[str, str] = {}
-    for partition, paths in by_partition.items():
-        folder = f"{curated_prefix(table.name)}{partition}/" if partition else curated_prefix(table.name)
-        for rank, path in enumerate(paths):
-            plan[path] = f"{folder}part-{ingest_id}-{rank:05d}.snappy.parquet"
-    return plan
-
-
-def _copy(s3: Any, source_bucket: str, source_prefix: str, lake_bucket: str, plan: dict[str, str]) -> None:
-    def copy(item: tuple[str, str]) -> None:
-        path, key = item
-        source_key = f"{source_prefix}{path}"
-        try:
-            s3.copy_object(
-                Bucket=lake_bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key}
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise TransformOutputMissingError(
-                    f"s3://{source_bucket}/{source_key} is listed in the manifest but does not exist"
-                ) from exc
-            raise CuratedPublishError(
-                f"cannot copy s3://{source_bucket}/{source_key} to {key}: {exc}"
-            ) from exc
-
-    with ThreadPoolExecutor(max_workers=COPY_WORKERS, thread_name_prefix="gold") as pool:
-        list(pool.map(copy, plan.items()))
+    return plan_files(table.files, table.name, ingest_id)
 
 
 def remove_replaced(s3: Any, lake_bucket: str, table: GoldTable, keep: set[str]) -> list[str]:
@@ -140,7 +111,7 @@ def publish_table(
 ) -> GoldPublished:
     output_bucket, output_prefix = parse_s3_uri(run.output_uri.rstrip("/") + "/")
     plan = gold_plan(table, run.ingest_id)
-    _copy(s3, output_bucket, f"{output_prefix}{GOLD_FOLDER}{table.name}/", lake_bucket, plan)
+    copy_files(s3, output_bucket, f"{output_prefix}{GOLD_FOLDER}{table.name}/", lake_bucket, plan)
     removed = remove_replaced(s3, lake_bucket, table, keep=set(plan.values()))
     location = f"s3://{lake_bucket}/{curated_prefix(table.name)}"
     manifest = Manifest(

@@ -111,12 +111,20 @@ def publish_plan(manifest: Manifest, dataset: str, ingest_id: str) -> dict[str, 
     Names depend only on the upload's identity and the file's rank in its partition, so a rerun
     overwrites the files of the previous one instead of adding to them.
     """
+    return plan_files(manifest.files, dataset, ingest_id)
+
+
+def plan_files(files: list[str], table: str, ingest_id: str) -> dict[str, str]:
+    """Output file (relative, `<partition>/<file>`) -> `curated/<table>/<partition>/part-<ingest_id>-<nnnnn>.snappy.parquet`.
+
+    Names derive from the source object's identity, so a rerun overwrites and never adds.
+    """
     by_partition: dict[str, list[str]] = {}
-    for path in sorted(manifest.files):
+    for path in sorted(files):
         by_partition.setdefault(_partition_of(path), []).append(path)
     plan: dict[str, str] = {}
     for partition, paths in by_partition.items():
-        folder = f"{curated_prefix(dataset)}{partition}/" if partition else curated_prefix(dataset)
+        folder = f"{curated_prefix(table)}{partition}/" if partition else curated_prefix(table)
         for rank, path in enumerate(paths):
             plan[path] = f"{folder}part-{ingest_id}-{rank:05d}.snappy.parquet"
     return plan
@@ -124,10 +132,17 @@ def publish_plan(manifest: Manifest, dataset: str, ingest_id: str) -> dict[str, 
 
 def publish_files(s3: Any, output_uri: str, lake_bucket: str, plan: dict[str, str]) -> None:
     source_bucket, prefix = parse_s3_uri(_folder(output_uri))
+    copy_files(s3, source_bucket, f"{prefix}{DATA_FOLDER}", lake_bucket, plan)
+
+
+def copy_files(
+    s3: Any, source_bucket: str, source_prefix: str, lake_bucket: str, plan: dict[str, str]
+) -> None:
+    """Copies each planned file (`source_prefix` + relative path -> its curated key), in parallel."""
 
     def copy(item: tuple[str, str]) -> None:
         path, key = item
-        source_key = f"{prefix}{DATA_FOLDER}{path}"
+        source_key = f"{source_prefix}{path}"
         try:
             s3.copy_object(
                 Bucket=lake_bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key}
