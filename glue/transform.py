@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +37,8 @@ _INGEST_DIR = re.compile(r"(?:^|/)ingest_id=([^/]+)/*(?:[^/]*\.parquet)?$")
 
 _COUNTS = ("rows_read", "rows_deduped", "rows_written")
 REQUIRED_ARGS = ("run_id", "dataset", "source", "output", "contract")
-OPTIONAL_ARGS = ("ingest_id", "source_key", "ingested_at", "staging_table", "references")
+OPTIONAL_ARGS = ("ingest_id", "source_key", "ingested_at", "staging_table", "staging_database", "references")
+STAGING_PARTITION_KEY = "ingest_id"  # the staging tables' one partition key (Validate writes ingest_id=<id>/)
 GOLD_FOLDER = "gold"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -109,6 +110,7 @@ class JobArgs:
     source_key: str | None
     ingested_at: datetime
     staging_table: str | None = None
+    staging_database: str | None = None
     job_name: str | None = None
     references: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -133,8 +135,20 @@ def parse_job_args(raw: Mapping[str, str | None], *, local: bool, now: datetime 
         raise JobArgumentError("; ".join(problems))
     run_id, dataset = str(values["run_id"]), str(values["dataset"])
     source, output = str(values["source"]), str(values["output"]).rstrip("/")
+    staging_table = values.get("staging_table") or None
+    staging_database = values.get("staging_database") or None
+    if staging_table and not staging_database:
+        raise JobArgumentError(
+            f"--staging_table {staging_table} needs --staging_database (the Glue database the crawler writes to)"
+        )
+    if not local and not staging_table:
+        raise JobArgumentError(
+            "--staging_table is required on Glue: the job reads staging through the crawler's catalog table"
+        )
     if local:
-        for name, uri in (("source", source), ("output", output)):
+        # Through the catalog, --source is only checked against the partition's location (main stages it).
+        local_paths = (("output", output),) if staging_table else (("source", source), ("output", output))
+        for name, uri in local_paths:
             if _is_s3(uri):
                 raise JobArgumentError(
                     f"--{name} {uri}: the local runtime (pip pyspark, no S3 filesystem) needs a local path; "
@@ -173,7 +187,8 @@ def parse_job_args(raw: Mapping[str, str | None], *, local: bool, now: datetime 
         ingest_id=ingest_id,
         source_key=values.get("source_key") or None,
         ingested_at=ingested_at.astimezone(UTC),
-        staging_table=values.get("staging_table") or None,
+        staging_table=staging_table,
+        staging_database=staging_database,
         job_name=values.get("JOB_NAME") or None,
         references=references,
     )
@@ -237,13 +252,61 @@ def ingest_id_from_path(source: str) -> str | None:
     return match.group(1) if match else None
 
 
-def resolve_source(args: JobArgs) -> str:
-    """Where to read the staging data from.
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
 
-    Today --source is the staging folder itself. Seam for reading through the catalog table the
-    crawler maintains (--staging_table, location from glue:GetTable) on AWS.
+
+def _same_location(a: str, b: str) -> bool:
+    def norm(uri: str) -> str:
+        return re.sub(r"^s3[an]?://", "s3://", uri).rstrip("/")
+
+    return norm(a) == norm(b)
+
+
+def resolve_source(args: JobArgs, glue_client: Any = None) -> str:
+    """Where the run's staging data is: the location of its `ingest_id=<id>` partition in the catalog table
+    the crawler maintains (glue:GetTable, glue:GetPartition), which must be --source.
+
+    Without --staging_table (local runs of this script on files) --source is read directly.
     """
-    return args.source
+    if not args.staging_table:
+        return args.source
+    if glue_client is None:
+        raise JobArgumentError("--staging_table is given but no Glue client is available to resolve it")
+    table = f"{args.staging_database}.{args.staging_table}"
+    try:
+        found = glue_client.get_table(DatabaseName=args.staging_database, Name=args.staging_table)["Table"]
+    except Exception as exc:
+        if _error_code(exc) == "EntityNotFoundException":
+            raise StagingNotFoundError(
+                f"catalog table {table} does not exist: the staging crawler has not catalogued {args.source}"
+            ) from exc
+        raise
+    keys = [key["Name"] for key in found.get("PartitionKeys", [])]
+    if keys != [STAGING_PARTITION_KEY]:
+        raise StagingSchemaError(
+            f"catalog table {table} is partitioned by {keys}, not [{STAGING_PARTITION_KEY}]"
+        )
+    partition = f"{STAGING_PARTITION_KEY}={args.ingest_id}"
+    try:
+        got = glue_client.get_partition(
+            DatabaseName=args.staging_database, TableName=args.staging_table, PartitionValues=[args.ingest_id]
+        )["Partition"]
+    except Exception as exc:
+        if _error_code(exc) == "EntityNotFoundException":
+            raise StagingNotFoundError(
+                f"catalog table {table} has no partition {partition}: neither the crawler nor RegisterPartition "
+                f"added {args.source}"
+            ) from exc
+        raise
+    location = str(got.get("StorageDescriptor", {}).get("Location") or "")
+    if not _same_location(location, args.source):
+        raise StagingNotFoundError(
+            f"catalog table {table} partition {partition} is at {location or '(no location)'}, "
+            f"not at --source {args.source}"
+        )
+    return location
 
 
 # --- pure transforms ------------------------------------------------------------------------------------
@@ -772,13 +835,26 @@ def build_gold(
     return section
 
 
-def run(spark: SparkSession, args: JobArgs, s3_client: Any = None) -> dict[str, Any]:
+def run(
+    spark: SparkSession,
+    args: JobArgs,
+    s3_client: Any = None,
+    glue_client: Any = None,
+    stage: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
     """Reads, transforms, writes `<output>/data/`, the gold tables under `<output>/gold/<name>/` and
-    `<output>/_manifest.json`; returns the manifest."""
+    `<output>/_manifest.json`; returns the manifest.
+
+    `stage` maps an s3:// location to a local folder holding its objects (the local runtime: pip pyspark has
+    no S3 filesystem); on Glue it is None and Spark reads S3 itself.
+    """
     contract = args.contract
     lineage = Lineage(args.ingest_id, args.source_key, args.ingested_at)
     references = read_references(spark, contract, args.references, s3_client)
-    staging = read_staging(spark, resolve_source(args))
+    source = resolve_source(args, glue_client)
+    if stage is not None and _is_s3(source):
+        source = stage(source)
+    staging = read_staging(spark, source)
     rows_read = staging.count()
     conformed = conform_staging(staging, contract).persist()  # counted, then written: compute once
     try:
@@ -867,12 +943,20 @@ def _glue_options(argv: Sequence[str], get_resolved_options: Any) -> dict[str, s
     return {n: resolved.get(n) for n in ("JOB_NAME", *REQUIRED_ARGS, *OPTIONAL_ARGS)}
 
 
-def main(argv: Sequence[str] | None = None, *, s3_client: Any = None) -> dict[str, Any]:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    s3_client: Any = None,
+    glue_client: Any = None,
+    stage: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
     """One entry for Glue and local runs.
 
     Arguments: --run_id --dataset --source --output --contract (required), --JOB_NAME (required on Glue),
-    --ingest_id --source_key --ingested_at --staging_table --references (optional). Unknown arguments (Glue's own
-    --job-bookmark-option, --TempDir, ...) are ignored. Returns the manifest.
+    --ingest_id --source_key --ingested_at --staging_table --staging_database --references (optional; on Glue
+    --staging_table and --staging_database are required). Unknown arguments (Glue's own --job-bookmark-option,
+    --TempDir, ...) are ignored. The clients are made here when not given; `stage` is for the local runtime
+    (see `run`). Returns the manifest.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     glue = _glue()
@@ -894,7 +978,11 @@ def main(argv: Sequence[str] | None = None, *, s3_client: Any = None) -> dict[st
         import boto3
 
         s3_client = boto3.client("s3")
-    manifest = run(spark, args, s3_client)
+    if glue_client is None and args.staging_table:
+        import boto3
+
+        glue_client = boto3.client("glue")
+    manifest = run(spark, args, s3_client, glue_client, stage)
     if job is not None:
         job.commit()
     return manifest

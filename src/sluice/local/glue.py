@@ -171,11 +171,15 @@ class LocalGlue:
             if self.run_fault_hook is not None:
                 self.run_fault_hook(job_name, run_id)
             with self.spark_lock:
-                args = dict(arguments)
+                # As on Glue: the job's DefaultArguments, overridden by the run's own arguments.
+                args = {**self.stack.job_default_args.get(job_name, {}), **arguments}
                 output_dir = work / "output"
                 output_uri = args.get("--output", "")
+                # The script resolves --source through the catalog when given --staging_table; it stages
+                # the partition's location through `stage` and checks it against the S3 --source.
+                unstaged = {"--output", "--TempDir", *(("--source",) if args.get("--staging_table") else ())}
                 for name, value in args.items():
-                    if name != "--output":
+                    if name not in unstaged:
                         args[name] = stage_inputs(s3, value, work / "inputs" / name.lstrip("-"))
                 if output_uri.startswith("s3://"):
                     args["--output"] = str(output_dir)
@@ -184,7 +188,12 @@ class LocalGlue:
                     argv += [key, value]
                 script = self._script(self.stack.job_scripts[job_name])
                 self._start_spark(script)
-                script.main(argv)
+                script.main(
+                    argv,
+                    s3_client=s3,
+                    glue_client=boto3.client("glue", region_name=REGION),
+                    stage=lambda uri: stage_inputs(s3, uri, work / "inputs" / "catalog"),
+                )
                 if output_uri.startswith("s3://") and output_dir.exists():
                     upload_tree(s3, output_dir, output_uri)
         except Exception as exc:  # a failed job run reports its error like Glue's ErrorMessage
