@@ -835,6 +835,12 @@ def build_gold(
     return section
 
 
+def _steps_drop_rows(contract: Mapping[str, Any]) -> bool:
+    """Whether the transform steps after the dedupe can drop rows (a filter or an inner join)."""
+    steps = contract.get("pipeline", {}).get("transform") or {}
+    return bool(steps.get("filter")) or any(j.get("how", "left") == "inner" for j in steps.get("join") or [])
+
+
 def run(
     spark: SparkSession,
     args: JobArgs,
@@ -855,17 +861,23 @@ def run(
     if stage is not None and _is_s3(source):
         source = stage(source)
     staging = read_staging(spark, source)
-    rows_read = staging.count()
-    conformed = conform_staging(staging, contract).persist()  # counted, then written: compute once
+    rows_read = staging.count()  # Parquet footers only
+    parts = partition_columns(contract.get("pipeline", {}).get("partition_by"))
+    data_uri = f"{args.output}/data"
+    conformed = conform_staging(staging, contract)
+    drops = _steps_drop_rows(contract)
+    if drops:  # counted before the steps drop rows, then written: compute the dedupe once
+        conformed = conformed.persist()
     try:
-        rows_kept = conformed.count()
+        rows_kept = conformed.count() if drops else None
         curated = shape_curated(conformed, contract, lineage, references)
-        rows_written = curated.count()
-        parts = partition_columns(contract.get("pipeline", {}).get("partition_by"))
-        data_uri = f"{args.output}/data"
         write_curated(curated, data_uri, parts)
     finally:
-        conformed.unpersist()
+        if drops:
+            conformed.unpersist()
+    # Counted from the written files' footers: one pass over the rows instead of a count and a write.
+    rows_written = spark.read.schema(curated.schema).option("basePath", data_uri).parquet(data_uri).count()
+    rows_kept = rows_written if rows_kept is None else rows_kept
     gold = build_gold(spark, args, curated.schema, data_uri, references, s3_client)
     files = list_data_files(data_uri, s3_client)
     manifest = {
@@ -913,6 +925,11 @@ def _configure_session(spark: SparkSession) -> None:
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     # Standard INT64 micros (isAdjustedToUTC) instead of Spark's legacy INT96 default.
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    # Staging is written by Arrow in the proleptic Gregorian calendar (as Spark 3 itself uses), without the
+    # Spark version metadata that tells Spark not to rebase: read and write dates before 1582 and timestamps
+    # before 1900 as they are instead of failing the job (the default, EXCEPTION).
+    for mode in ("datetimeRebaseModeInRead", "datetimeRebaseModeInWrite", "int96RebaseModeInRead"):
+        spark.conf.set(f"spark.sql.parquet.{mode}", "CORRECTED")
 
 
 def _glue() -> tuple[Any, Any, Any] | None:

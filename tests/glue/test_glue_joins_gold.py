@@ -246,8 +246,9 @@ def test_parse_job_args_references_not_an_object_is_an_argument_error(transform:
         transform.parse_job_args({**raw, "references": '["users"]'}, local=True)
     with pytest.raises(transform.JobArgumentError, match="local runtime needs local paths"):
         transform.parse_job_args({**raw, "references": '{"users": "s3://lake/curated/users/"}'}, local=True)
+    on_glue = {**raw, "staging_table": "staging_streams", "staging_database": "sluice"}
     args = transform.parse_job_args(
-        {**raw, "references": '{"users": "s3://lake/curated/users/"}'}, local=False
+        {**on_glue, "references": '{"users": "s3://lake/curated/users/"}'}, local=False
     )
     assert args.references == {"users": "s3://lake/curated/users"}
 
