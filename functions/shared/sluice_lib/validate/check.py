@@ -32,6 +32,26 @@ def join_record(values: list[str]) -> str:
     return out.getvalue()[:-2]
 
 
+def join_records(columns: list[pa.Array]) -> list[str]:
+    """Each row of the columns as join_record makes it; rows that need no quotes are joined in one go."""
+    if len(columns) < 2:  # one empty value alone is written as '""'
+        return [join_record(list(values)) for values in zip(*(c.to_pylist() for c in columns), strict=True)]
+    joined = pc.binary_join_element_wise(*columns, ",")
+    # A row needs quotes when a value holds a comma (more commas than separators), a quote or a line end.
+    quoted = pc.or_(
+        pc.not_equal(pc.count_substring(joined, ","), len(columns) - 1),
+        pc.match_substring_regex(joined, '["\r\n]'),
+    )
+    records: list[str] = joined.to_pylist()
+    if quoted.true_count:
+        at = np.flatnonzero(quoted.to_numpy(zero_copy_only=False))
+        taken = pa.array(at)
+        rows = zip(*(c.take(taken).to_pylist() for c in columns), strict=True)
+        for i, values in zip(at.tolist(), rows, strict=True):
+            records[i] = join_record(list(values))
+    return records
+
+
 def ragged_row(row: RaggedRow, width: int) -> BadRow:
     reason = f"row has {row.columns} values where the header has {width} columns"
     return BadRow(line=row.line, reasons=[reason], raw=row.raw)
@@ -66,16 +86,19 @@ class BatchChecker:
     def _describe(self, batch: Batch, failures: list[Failure], bad: pa.Array) -> list[BadRow]:
         """Per-row Python, for the bad rows only: their reasons in contract order, raw text and line."""
         rows = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
-        reasons: dict[int, list[str]] = {int(i): [] for i in rows}
+        taken = [col.take(pa.array(rows)) for col in batch.columns]
+        values: dict[int, list[str]] = {}  # the bad rows' values of a column that a reason quotes
+        reasons: list[list[str]] = [[] for _ in range(len(rows))]
         for failure in failures:
-            at = np.flatnonzero(failure.mask.to_numpy(zero_copy_only=False))
-            values = batch.columns[failure.column].take(pa.array(at)).to_pylist()
-            for i, value in zip(at.tolist(), values, strict=True):
-                reasons[i].append(failure.reason(value))
-        taken = pa.array(rows)
-        raws = zip(*(col.take(taken).to_pylist() for col in batch.columns), strict=True)
+            at = np.searchsorted(rows, np.flatnonzero(failure.mask.to_numpy(zero_copy_only=False)))
+            if failure.column not in values:
+                values[failure.column] = taken[failure.column].to_pylist()
+            quoted = values[failure.column]
+            for k in at.tolist():
+                reasons[k].append(failure.reason(quoted[k]))
+        raws = join_records(taken)
         lines = batch.lines(rows)
         return [
-            BadRow(line=line, reasons=reasons[i], raw=join_record(list(raw)))
-            for i, line, raw in zip(rows.tolist(), lines, raws, strict=True)
+            BadRow(line=line, reasons=why, raw=raw)
+            for line, why, raw in zip(lines, reasons, raws, strict=True)
         ]

@@ -219,7 +219,9 @@ class CsvReader:
     def _batch(self, record_batch: pa.RecordBatch) -> Batch:
         columns = list(record_batch.columns)
         n = record_batch.num_rows
-        newlines = _newlines_per_row(columns)
+        # A value holds a line end only inside quotes; the stream has read past this batch's bytes, so no
+        # quote read so far means none in the batch (the usual case, and it spares a scan of every value).
+        newlines = _newlines_per_row(columns) if self._stream.quotes else None
         before = None if newlines is None else np.concatenate(([0], np.cumsum(newlines)))
         blank = _blank_rows(columns)
         kept: np.ndarray | None = None

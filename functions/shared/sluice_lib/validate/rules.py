@@ -14,6 +14,7 @@ from sluice_lib.contracts import FieldSpec
 from sluice_lib.validate.convert import Parser, parser_for
 
 _SHOWN = 80
+_ZERO = pa.scalar(0, pa.int32())  # built once: a Python int costs a conversion per call
 # Patterns of one ASCII character class repeated a bounded number of times (`^[0-9]{8}$`, `[A-Z]{2}`) are
 # checked without a regex: length bounds plus an ASCII class test are about four times faster than RE2.
 _SIMPLE_PATTERN = re.compile(r"\^?(\[0-9\]|\\d|\[A-Z\]|\[a-z\]|\[A-Za-z\]|\[a-zA-Z\])\{(\d+)(?:,(\d+))?\}\$?")
@@ -32,21 +33,26 @@ def show(value: str) -> str:
     return repr(value if len(value) <= _SHOWN else value[: _SHOWN - 3] + "...")
 
 
-def simple_pattern(pattern: str) -> Callable[[pa.Array], pa.Array] | None:
-    """A vectorised full-match test equivalent to `pattern`, when it is one repeated character class."""
+def simple_pattern(pattern: str) -> Callable[[pa.Array, pa.Array], pa.Array] | None:
+    """A vectorised full-match test equivalent to `pattern`, when it is one repeated character class.
+
+    The test takes the text and its byte lengths (pc.binary_length), which the caller has already."""
     found = _SIMPLE_PATTERN.fullmatch(pattern)
     if found is None:
         return None
     test = _CLASS_TESTS[found.group(1)]
     low = int(found.group(2))
     high = int(found.group(3) or low)
+    low_at, high_at = pa.scalar(low, pa.int32()), pa.scalar(high, pa.int32())
 
-    def matches(text: pa.Array) -> pa.Array:
+    def matches(text: pa.Array, length: pa.Array) -> pa.Array:
         # Passing values are ASCII, so their byte length is their length in characters.
-        length = pc.binary_length(text)
-        fits = pc.and_(pc.greater_equal(length, low), pc.less_equal(length, high))
+        if low == high:
+            fits = pc.equal(length, low_at)
+        else:
+            fits = pc.and_(pc.greater_equal(length, low_at), pc.less_equal(length, high_at))
         if low == 0:  # the class tests are false for ""
-            return pc.or_(pc.equal(length, 0), pc.and_(fits, test(text)))
+            return pc.or_(pc.equal(length, _ZERO), pc.and_(fits, test(text)))
         return pc.and_(fits, test(text))
 
     return matches
@@ -100,9 +106,9 @@ class FieldCheck:
             except pa.ArrowInvalid:  # RE2 lacks look-arounds and back-references: Python, value by value
                 self._pattern_py = re.compile(c.pattern)
 
-    def _matches(self, text: pa.Array) -> pa.Array:
+    def _matches(self, text: pa.Array, length: pa.Array) -> pa.Array:
         if self._pattern_fast is not None:
-            return self._pattern_fast(text)
+            return self._pattern_fast(text, length)
         if self._pattern_re2 is not None:
             return pc.match_substring_regex(text, self._pattern_re2)
         assert self._pattern_py is not None
@@ -117,24 +123,27 @@ class FieldCheck:
                 failures.append(Failure(mask, self.column, reason))
 
         text = raw if self._parse is None else pc.utf8_trim_whitespace(raw)
-        present = pc.greater(pc.binary_length(text), 0)
+        length = pc.binary_length(text)
+        present = pc.greater(length, _ZERO)
         everywhere = present.true_count == len(text)
         if c.required and not everywhere:
             fail(pc.invert(present), lambda v: f"{name}: a value is required")
         if self._parse is None:
-            typed = raw if everywhere else pc.if_else(present, raw, pa.nulls(len(raw), pa.string()))
+            # A required value that is missing makes its row bad, so it never reaches staging as "".
+            keep = everywhere or c.required
+            typed = raw if keep else pc.if_else(present, raw, pa.nulls(len(raw), pa.string()))
         else:
             typed = self._parse(text)
             expected = self._expected
-            fail(pc.and_(present, pc.is_null(typed)), lambda v: f"{name}: not {expected}: {show(v)}")
+            fail(pc.and_not(present, pc.is_valid(typed)), lambda v: f"{name}: not {expected}: {show(v)}")
         if self._enum is not None:
             allowed = ", ".join(c.enum or [])
-            outside = pc.and_(present, pc.invert(pc.is_in(text, value_set=self._enum)))
+            outside = pc.and_not(present, pc.is_in(text, value_set=self._enum))
             fail(outside, lambda v: f"{name}: {show(v)} is not one of {allowed}")
         if c.pattern is not None:
             pattern = c.pattern
             fail(
-                pc.and_(present, pc.invert(self._matches(text))),
+                pc.and_not(present, self._matches(text, length)),
                 lambda v: f"{name}: {show(v)} does not match the pattern {pattern}",
             )
         if c.minLength is not None or c.maxLength is not None:
