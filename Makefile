@@ -10,7 +10,7 @@ REGION ?= us-east-1
 SAMPLE := .sluice/samples/offers-10k.csv
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast lint build deploy bench clean build-SharedLayer
+.PHONY: install run test test-fast lint build deploy bench clean build-SharedLayer build-TransformEngineLayer
 
 install: $(VENV)/.installed $(TOOLS)/.installed node_modules/.installed
 
@@ -80,6 +80,13 @@ build-SharedLayer:
 	python3 -m pip install --quiet --no-compile --platform manylinux2014_x86_64 --only-binary=:all: \
 		--python-version 3.11 -r functions/shared/requirements.txt -t "$(ARTIFACTS_DIR)/python"
 	rm -rf "$(ARTIFACTS_DIR)"/python/{boto3,botocore,s3transfer}{,-*.dist-info}
+
+# Called by `sam build` for TransformEngineLayer: DuckDB, for the TransformInLambda function only. Its wheel is
+# tagged manylinux_2_27 while python3.11 functions run on Amazon Linux 2 (glibc 2.26), hence the explicit platform:
+# the binary asks for GLIBC_2.25 and GLIBCXX_3.4.22 at most (tests/unit/test_transform_lambda_step.py checks).
+build-TransformEngineLayer:
+	python3 -m pip install --quiet --no-compile --platform manylinux_2_28_x86_64 --only-binary=:all: \
+		--python-version 3.11 -r functions/shared/transform-engine-requirements.txt -t "$(ARTIFACTS_DIR)/python"
 
 ## bench: every benchmark, rewrites bench/results/*.md (BENCH_ARGS="--only validate" or "--quick")
 bench: $(VENV)/.installed

@@ -26,6 +26,18 @@ err = Console(stderr=True, highlight=False)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _SUFFIXES = (".csv", ".csv.gz")
+SUMMARY_COLUMNS = (
+    "dataset",
+    "file",
+    "status",
+    "engine",
+    "in",
+    "valid",
+    "rejected",
+    "curated",
+    "dlq rows",
+    "seconds",
+)
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -78,15 +90,32 @@ def run(
             "--redrive", help="Redrive each failed execution from the state that failed (faults lifted)."
         ),
     ] = False,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            metavar="KEY=VALUE",
+            help="Override a template parameter, as `sam deploy --parameter-overrides`; repeatable. "
+            "E.g. SmallFileMaxBytes=0 (every file through the Glue job).",
+        ),
+    ] = None,
 ) -> None:
     """Run files through the whole workflow on the embedded AWS emulation."""
+    from sluice.local.emulator import repo_root
     from sluice.local.faults import FaultSpecError, parse_fault
+    from sluice.local.parameters import ParameterError, parse_parameters
     from sluice.local.runner import RunInput, run_files
+    from sluice.local.template import SamApp
 
     inputs = [RunInput(ds, path) for ds, path in _parse_inputs(files, dataset)]
     try:
         faults = [parse_fault(text) for text in fail or []]
     except FaultSpecError as exc:
+        raise _usage_error(str(exc)) from None
+    try:
+        template = SamApp.load(repo_root() / "template.sam.yaml") if param else None
+        parameters = parse_parameters(param or [], template) if template is not None else None
+    except ParameterError as exc:
         raise _usage_error(str(exc)) from None
     started = time.perf_counter()
     try:
@@ -97,6 +126,7 @@ def run(
             reruns=reruns,
             faults=faults,
             redrive=redrive,
+            parameters=parameters,
         )
     except FaultSpecError as exc:  # a state the state machine does not have, an error it cannot get
         raise _usage_error(str(exc)) from None
@@ -117,7 +147,7 @@ def _print_summary(summary: dict[str, object]) -> None:
 
     console = Console(highlight=False, width=max(Console().width, 120))
     table = Table(title=f"sluice run: {summary['status']}")
-    for col in ("dataset", "file", "status", "in", "valid", "rejected", "curated", "dlq rows", "seconds"):
+    for col in SUMMARY_COLUMNS:
         table.add_column(col)
     executions = summary["executions"]
     assert isinstance(executions, list)
@@ -127,6 +157,7 @@ def _print_summary(summary: dict[str, object]) -> None:
             ex["dataset"],
             ex["source_key"].rsplit("/", 1)[-1],
             ex["status"],
+            ex.get("engine") or "-",
             *(
                 str(rows.get(k, "")) if rows.get(k) is not None else "-"
                 for k in ("in", "valid", "rejected", "curated")
@@ -187,6 +218,7 @@ def contracts_check(
     """Check every contract; print each problem with file, field and what is wrong."""
     from sluice.local.emulator import repo_root
     from sluice_lib.contracts import ContractStore
+    from sluice_lib.transform_engine import lambda_blockers
 
     root = folder or repo_root() / "contracts"
     if not root.is_dir():
@@ -198,6 +230,13 @@ def contracts_check(
     if problems:
         raise typer.Exit(EXIT_FAILED)
     err.print(f"{len(store.datasets())} contracts OK: {', '.join(store.datasets())}", markup=False)
+    err.print("transform engines (the Lambda one takes files up to SmallFileMaxBytes):", markup=False)
+    for name in store.datasets():
+        contract = store.get(name)
+        assert contract is not None
+        blockers = lambda_blockers(contract)
+        engines = f"glue (needs Spark: {', '.join(blockers)})" if blockers else "lambda, glue"
+        err.print(f"  {name}: {engines}", markup=False, soft_wrap=True)
 
 
 register_all(app)

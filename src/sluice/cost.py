@@ -13,11 +13,14 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from samtranslator.yaml_helper import yaml_parse
+
+from sluice_lib.transform_engine import decide
 
 MB = 1_000_000
 GB_LAMBDA = 1024  # Lambda bills memory in MB / 1024 (GB-seconds)
@@ -97,9 +100,9 @@ PYTHON_SHELL_DPU = 0.0625  # a Glue Python shell job's smallest capacity (1/16 D
 class Throughput:
     """Seconds the steps take, per execution. Each field says where its figure comes from."""
 
-    # bench/results/validate.md: sluice's validation core, 104 MB per CPU-second on the 124 MB file (one
-    # core, as a 1769 MB Lambda has one vCPU); 116 on the 1,242 MB one.
-    validate_mb_per_s: float = 104.0
+    # bench/results/validate.md: sluice's validation core, 222 MB per CPU-second on the 124 MB file (one
+    # core, as a 1769 MB Lambda has one vCPU); 239 on the 1,242 MB one.
+    validate_mb_per_s: float = 222.0
     # assumed: GetObject first byte, staging and quarantine uploads, catalog lookup, ledger writes.
     validate_fixed_s: float = 1.0
     # assumed: Glue's start-up plus a cold JVM's class loading and JIT before the work proper (locally the
@@ -118,8 +121,13 @@ class Throughput:
     archive_fixed_s: float = 0.5
     archive_copy_mb_per_s: float = 200.0  # assumed: server-side multipart copy
     register_partition_s: float = 0.3
-    # bench/results/transform.md: DuckDB, 1 thread, 3.9 CPU s for the 124 MB file (the small-file option).
+    # bench/results/lambda-engine.md: the Lambda engine (DuckDB) on one core, 3.07 CPU s for 100.2 MB of CSV
+    # (0.13 s for 1 MB); the same 0.031 s/MB as bench/results/transform.md's 3.9 s for 124 MB.
     duckdb_s_per_mb: float = 0.031
+    # assumed: TransformInLambda's S3 calls (list, download the staging file, upload the output and manifest)
+    # at 80 MB/s of staging plus output bytes, after 0.3 s of request latency.
+    lambda_transform_fixed_s: float = 0.3
+    lambda_transfer_mb_per_s: float = 80.0
     lambda_init_s: float = 1.0  # assumed: a cold start per function per execution, billed since Aug 2025
 
 
@@ -184,6 +192,15 @@ class Deployment:
     parameters: dict[str, str]
     traced: bool
     max_records_per_file: int
+
+    @property
+    def small_file_max_bytes(self) -> int:
+        """The SmallFileMaxBytes default: files up to it go to the Lambda engine (0: none; absent: none)."""
+        return int(float(self.parameters.get("SmallFileMaxBytes") or 0))
+
+    @property
+    def has_lambda_transform(self) -> bool:
+        return any(_is_lambda_transform(state) for state in self.asl.get("States", {}).values())
 
 
 def _value(node: Any, parameters: dict[str, str]) -> Any:
@@ -382,6 +399,28 @@ def _starts_crawler(state: dict[str, Any]) -> bool:
     return str(state.get("Resource", "")).endswith("glue:startCrawler")
 
 
+def _is_lambda_transform(state: dict[str, Any]) -> bool:
+    """The small-file transform: a Lambda task that keeps its result where the Glue job's goes."""
+    return (
+        str(state.get("Resource", "")).endswith(":lambda:invoke") and state.get("ResultPath") == "$.transform"
+    )
+
+
+def _engine_facts(asl: dict[str, Any], lambda_engine: bool) -> dict[str, Any]:
+    """Facts that send the engine Choice to the Lambda transform (or away from it): the string rules whose
+    Next is that state, as the ASL writes them."""
+    states = asl["States"]
+    facts: dict[str, Any] = {}
+    for state in states.values():
+        for rule in state.get("Choices", []) if state.get("Type") == "Choice" else []:
+            if not _is_lambda_transform(states.get(rule.get("Next", ""), {})):
+                continue
+            for leaf in rule.get("And", [rule]):
+                if "Variable" in leaf and "StringEquals" in leaf:
+                    facts[leaf["Variable"]] = leaf["StringEquals"] if lambda_engine else "glue"
+    return facts
+
+
 def _branch_facts(asl: dict[str, Any], leads_there: Any, take: bool) -> dict[str, Any]:
     """Facts that send each Choice towards (take) or away from the states `leads_there` picks.
 
@@ -418,6 +457,7 @@ class Estimate:
     lines: list[Line]
     path: PathCounts
     warnings: list[str] = field(default_factory=list)
+    engine: str = "glue"  # what transformed the file: glue, lambda or python-shell
 
     @property
     def total(self) -> float:
@@ -448,7 +488,9 @@ class Scenario:
     workers: int | None = None  # Glue workers instead of the template's
     worker_type: str | None = None
     flex: bool = False
-    transform: str = "glue"  # glue | python-shell | lambda
+    # auto: the engine the template chooses (the Lambda one for an eligible contract's file up to
+    # SmallFileMaxBytes, else Glue); glue | lambda: that engine whatever the size; python-shell: modelled option.
+    transform: str = "auto"
 
 
 def glue_job_cost(seconds: float, dpus: float, dpu_hour: float, minimum_s: float = GLUE_MINIMUM_S) -> float:
@@ -486,12 +528,18 @@ def estimate(
     scenario: Scenario | None = None,
     bad_rate: float = 0.0,
     serving: bool = True,
+    blockers: Sequence[str] = (),
     throughput: Throughput = THROUGHPUT,
     sizes: Sizes = SIZES,
     prices: dict[str, Price] = PRICES,
 ) -> Estimate:
-    """The AWS cost of one execution for a `size`-byte CSV of `rows` rows (estimated when not given)."""
+    """The AWS cost of one execution for a `size`-byte CSV of `rows` rows (estimated when not given).
+
+    `blockers`: what in the dataset's contract needs Spark (sluice_lib.transform_engine.lambda_blockers);
+    none lets the Lambda engine take a file up to the template's SmallFileMaxBytes.
+    """
     scenario = scenario or Scenario("sluice (template defaults, schema unchanged)")
+    engine = choose_engine(deployment, size, scenario.transform, blockers)
     rows = rows if rows is not None else max(1, round(size / sizes.bytes_per_row))
     bad = round(rows * bad_rate)
     valid = rows - bad
@@ -508,6 +556,7 @@ def estimate(
     facts = {
         **_branch_facts(deployment.asl, _starts_crawler, scenario.schema_changed),
         **_branch_facts(deployment.asl, lambda state: state.get("Type") == "Map", fanned_out),
+        **_engine_facts(deployment.asl, engine == "lambda"),
     }
     path = walk(
         deployment.asl,
@@ -534,12 +583,17 @@ def estimate(
     add("Step Functions", "state transitions (Standard)", transitions, "transitions", transitions * sfn.usd)
 
     # Lambda: seconds per function along the path
-    glue_transform = scenario.transform == "glue"
+    glue_transform = engine == "glue"
+    staging = size * sizes.staging_ratio
+    curated = size * sizes.curated_ratio
     seconds_of = {
         "Validate": throughput.validate_fixed_s + mb / throughput.validate_mb_per_s,
         "RegisterPartition": throughput.register_partition_s,
         "Load": throughput.load_fixed_s + (valid / throughput.serving_items_per_s if serving else 0.0),
         "Archive": throughput.archive_fixed_s + mb / throughput.archive_copy_mb_per_s,
+        "TransformLambda": throughput.lambda_transform_fixed_s
+        + mb * throughput.duckdb_s_per_mb
+        + (staging + curated) / MB / throughput.lambda_transfer_mb_per_s,
     }
     for logical, n in path.lambda_calls.items():
         spec = deployment.functions.get(logical)
@@ -555,21 +609,6 @@ def estimate(
                 f"{short} would need {seconds / n:,.0f} s a call, over its {spec.timeout_s} s timeout"
             )
         add("Lambda", what, spec.memory_mb / GB_LAMBDA * seconds, "GB-seconds", usd)
-    if scenario.transform == "lambda":  # modelled on Validate's memory size; not in the template
-        spec = deployment.functions.get("ValidateFunction") or next(iter(deployment.functions.values()))
-        seconds = throughput.lambda_init_s + 1.0 + mb * throughput.duckdb_s_per_mb
-        what = f"TransformSmall (modelled, not in the template): {spec.memory_mb} MB, DuckDB"
-        if seconds > spec.timeout_s:
-            warnings.append(
-                f"a Lambda transform would need {seconds:,.0f} s, over the {spec.timeout_s} s timeout"
-            )
-        add(
-            "Lambda",
-            what,
-            spec.memory_mb / GB_LAMBDA * seconds,
-            "GB-seconds",
-            lambda_cost(seconds, spec, prices),
-        )
 
     # Glue: the transform job (DPU-seconds, 1-minute minimum) and crawls (10-minute minimum)
     if glue_transform:
@@ -585,7 +624,7 @@ def estimate(
             "DPU-seconds",
             glue_job_cost(job_s, job.dpus, price.usd) * path.glue_job_runs,
         )
-    elif scenario.transform == "python-shell":
+    elif engine == "python-shell":
         job_s = 10.0 + mb * throughput.duckdb_s_per_mb
         billed = max(job_s, GLUE_MINIMUM_S)
         add(
@@ -606,7 +645,7 @@ def estimate(
             crawls
             * crawler_cost(throughput.crawl_s, throughput.crawler_dpus, prices["glue_crawler_dpu_hour"].usd),
         )
-    catalog = sizes.catalog_requests + (2 * crawls)
+    catalog = sizes.catalog_requests + (2 * crawls) - (0 if glue_transform else 1)  # the job's GetTable
     add(
         "Glue Data Catalog",
         "catalog requests",
@@ -616,16 +655,18 @@ def estimate(
     )
 
     # S3 requests
-    staging = size * sizes.staging_ratio
-    curated = size * sizes.curated_ratio
     per_file = curated / files
+    if engine == "lambda":  # PUT per file and the manifest; LIST staging, the old output and manifest
+        transform_puts = files * parts(per_file) + 1 + 3
+        transform_gets = 1 + math.ceil(staging / sizes.multipart_part_bytes)  # HEAD, then ranged GETs
+    else:  # output files, committer copies, manifest; LIST staging and output
+        transform_puts = files * (parts(per_file) + 1) + 1 + 2
+        transform_gets = math.ceil(staging / sizes.multipart_part_bytes) + 2  # footer, ranged reads
     puts = (
         parts(size)  # the upload itself
         + parts(staging)  # Validate: staging Parquet
         + (1 if bad else 0)  # Validate: quarantine CSV
-        + files * (parts(per_file) + 1)
-        + 1  # Glue: output files, committer copies, manifest
-        + 2  # LIST: Glue (staging, output)
+        + transform_puts
         + files
         + 1  # Load: publish COPY per file, LIST stale files
         + parts(size)  # Archive: COPY (multipart copy above the chunk size)
@@ -633,8 +674,7 @@ def estimate(
     )
     gets = (
         1  # Validate: GetObject
-        + math.ceil(staging / sizes.multipart_part_bytes)
-        + 2  # Glue: staging footer and ranged reads
+        + transform_gets
         + 1  # Load: manifest
         + (files if serving else 0)  # Load: read the curated files for serving items
         + crawls * 2  # crawler samples
@@ -662,14 +702,40 @@ def estimate(
     )
     if deployment.traced:
         add("X-Ray", "trace (Tracing on in the template)", 1, "traces", prices["xray_trace"].usd)
-    return Estimate(scenario=scenario.name, bytes=size, rows=rows, lines=lines, path=path, warnings=warnings)
+    name = scenario.name
+    if scenario.transform == "auto":
+        name += f" ({_engine_label(engine, deployment, job)})"
+    return Estimate(
+        scenario=name, bytes=size, rows=rows, lines=lines, path=path, warnings=warnings, engine=engine
+    )
+
+
+def choose_engine(
+    deployment: Deployment, size: int, transform: str = "auto", blockers: Sequence[str] = ()
+) -> str:
+    """The engine of a scenario: as the template chooses it (`auto`: sluice_lib.transform_engine's rule with
+    the template's SmallFileMaxBytes default and what in the contract needs Spark), or the one it names."""
+    if transform != "auto":
+        return transform
+    if not deployment.has_lambda_transform:
+        return "glue"
+    return decide(blockers, size, deployment.small_file_max_bytes).engine
+
+
+def _engine_label(engine: str, deployment: Deployment, job: GlueJobSpec) -> str:
+    if engine == "lambda":
+        return f"Lambda engine: up to SmallFileMaxBytes {deployment.small_file_max_bytes / MB:,.0f} MB"
+    return f"Glue {job.workers} x {job.worker_type}"
 
 
 def scenarios(deployment: Deployment) -> list[Scenario]:
     """sluice as the template sets it up, the alternatives the docs compare it with, and the options."""
     job = deployment.glue_job
     return [
-        Scenario(f"sluice: schema unchanged, crawler skipped ({job.workers} x {job.worker_type})"),
+        Scenario("sluice: schema unchanged, crawler skipped"),
+        Scenario(
+            f"sluice: Glue engine ({job.workers} x {job.worker_type}), crawler skipped", transform="glue"
+        ),
         Scenario("sluice: crawler on every file", schema_changed=True),
         Scenario(
             "AWS Prescriptive Guidance ETL pattern: 2 crawls per file, 100 x G.1X",
@@ -677,10 +743,10 @@ def scenarios(deployment: Deployment) -> list[Scenario]:
             extra_crawls=1,
             workers=100,
             worker_type="G.1X",
+            transform="glue",
         ),
-        Scenario("option: Glue Flex execution class, crawler skipped", flex=True),
+        Scenario("option: Glue Flex execution class, crawler skipped", flex=True, transform="glue"),
         Scenario("option: Glue Python shell job (1/16 DPU) for small files", transform="python-shell"),
-        Scenario("option: small-file transform in a Lambda (no Glue run)", transform="lambda"),
     ]
 
 

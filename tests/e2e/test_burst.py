@@ -33,7 +33,8 @@ def burst(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # One full-suite run hung here once (not reproduced in 9 runs since): if it happens again, the stacks of
     # every thread go to stderr after 10 minutes, and a stuck execution fails the test after 15.
     faulthandler.dump_traceback_later(600)
-    with Emulator(log_file=folder / "lambda.log") as emu:
+    # One Glue job run per file (a burst of small files would otherwise go to the Lambda engine).
+    with Emulator(log_file=folder / "lambda.log", parameters={"SmallFileMaxBytes": "0"}) as emu:
         runner = Runner(emu, progress=lambda _: None)
         started_at = time.perf_counter()
         started = runner.upload_many(items, threads=FILES)

@@ -66,7 +66,8 @@ CRAWL_LOOP = {"WaitForCrawler", "GetCrawler", "CrawlFinished?", "CountCrawlPoll"
 @pytest.fixture(scope="module")
 def chains(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("failed")
-    with Emulator(log_file=folder / "lambda.log") as emu:
+    # Faults of the Glue job's Transform state: every file through Glue, not the small-file Lambda engine.
+    with Emulator(log_file=folder / "lambda.log", parameters={"SmallFileMaxBytes": "0"}) as emu:
         with faults(emu, *(case.fault for case in CRAWLED_CASES)):
             crawled = run_chain(emu, folder, CRAWLED)
         with faults(emu, *(case.fault for case in REGISTERED_CASES)):

@@ -40,7 +40,8 @@ REGISTER_PATH = {
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("retried")
-    with Emulator(log_file=folder / "lambda.log") as emu:
+    # Faults of the Glue job's Transform state: every file through Glue, not the small-file Lambda engine.
+    with Emulator(log_file=folder / "lambda.log", parameters={"SmallFileMaxBytes": "0"}) as emu:
         with faults(emu, *(spec for spec, _ in CRAWLER_PATH.values())) as injected:
             crawled = run_once(emu, folder, CRAWLED)
             crawled_faults = injected.summary()

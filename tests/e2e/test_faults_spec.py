@@ -60,12 +60,16 @@ def test_task_boundaries_map_each_task_state_to_its_service_call_from_the_asl():
         "RejectFile",
         "StartCrawler",
         "Transform",
+        "TransformInLambda",
         "Validate",
     ]
     assert found["Validate"] == Boundary(
         "Validate", "lambda", "invoke", "${ValidateFunctionArn}", frozenset({"event", "execution"})
     )
     assert found["Transform"].call == "glue:startJobRun:${TransformJobName}"
+    assert found["TransformInLambda"] == Boundary(
+        "TransformInLambda", "lambda", "invoke", "${TransformLambdaFunctionArn}", frozenset({"run"})
+    )
     assert found["StartCrawler"].call == "glue:startCrawler:${StagingCrawlerName}"
     assert found["GetCrawler"].call == "glue:getCrawler:${StagingCrawlerName}"
     assert found["NotifySuccess"].call == "sns:publish:${TopicArn}"

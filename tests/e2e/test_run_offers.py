@@ -31,7 +31,10 @@ def offers_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     src = tmp / "offers.csv"
     src.write_text("\n".join([OFFERS_HEADER, *GOOD, *BAD]) + "\n", encoding="utf-8")
     lines: list[str] = []
-    summary = run_files([RunInput("offers", src)], tmp / "out", progress=lines.append)
+    # The Glue job (Spark), not the small-file Lambda engine (tests/e2e/test_transform_engines.py covers that).
+    summary = run_files(
+        [RunInput("offers", src)], tmp / "out", progress=lines.append, parameters={"SmallFileMaxBytes": "0"}
+    )
     summary["progress"] = lines
     return summary
 

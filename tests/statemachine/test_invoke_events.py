@@ -33,6 +33,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "validate_offers": ("ValidateFunction", None),
     "validate_s3_notification": ("ValidateFunction", None),
     "register_partition": ("RegisterPartitionFunction", "StagingTableMissingError"),
+    "transform_lambda": ("TransformLambdaFunction", "StagingNotFoundError"),
     "load": ("LoadFunction", "LedgerConflictError"),
     "load_serving_batch": ("LoadFunction", "LedgerConflictError"),
     "archive": ("ArchiveFunction", "LedgerConflictError"),

@@ -78,9 +78,11 @@ def test_stack_functions_carry_the_template_environment(emu: Emulator) -> None:
     assert validate.environment["RAW_BUCKET"] == emu.stack.raw_bucket
     assert validate.environment["BAD_RECORDS_QUEUE_URL"] == emu.stack.queue_url
     assert validate.environment["GLUE_DATABASE"] == "sluice_dev"
+    assert validate.environment["SMALL_FILE_MAX_BYTES"] == "100000000"  # a string, as Lambda holds it
     assert {f.logical_id for f in emu.stack.functions.values()} == {
         "ValidateFunction",
         "RegisterPartitionFunction",
+        "TransformLambdaFunction",
         "LoadFunction",
         "ArchiveFunction",
         "RejectFileFunction",

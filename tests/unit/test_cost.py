@@ -280,11 +280,11 @@ def test_cost_command_json_gives_every_scenario_for_the_repository_template() ->
     assert payload["rows"] == 8065  # 1,000,000 / 124 bytes per offers row
     names = [s["scenario"] for s in payload["scenarios"]]
     assert len(names) == 6
-    assert names[1] == "sluice: crawler on every file"
+    assert names[2] == "sluice: crawler on every file (Lambda engine: up to SmallFileMaxBytes 100 MB)"
     first = payload["scenarios"][0]
     assert first["usd_per_month"] == pytest.approx(first["usd_per_execution"] * 300)
     assert "Glue crawler" not in first["by_service"]
-    assert "Glue crawler" in payload["scenarios"][1]["by_service"]
+    assert "Glue crawler" in payload["scenarios"][2]["by_service"]
 
 
 def test_cost_command_bad_size_is_a_usage_error() -> None:
@@ -292,3 +292,51 @@ def test_cost_command_bad_size_is_a_usage_error() -> None:
 
     assert result.exit_code == 2
     assert "not a size" in result.output
+
+
+def test_estimate_one_megabyte_offers_file_takes_the_lambda_engine_and_meets_the_one_cent_target() -> None:
+    deployment = load_deployment(ROOT / "template.sam.yaml")
+
+    result = estimate(deployment, 1_000_000)
+
+    assert result.engine == "lambda"
+    assert "TransformInLambda" in result.path.states and "Transform" not in result.path.states
+    assert "Glue job" not in result.by_service()
+    transform = next(line for line in result.lines if line.what.startswith("TransformLambda"))
+    # 1 s cold start + 0.3 s + 1 MB x 0.031 s + (0.36 + 0.9) MB / 80 MB/s = 1.34675 s at 1769 MB:
+    # 1769 / 1024 x 1.34675 = 2.32658 GB-s x $0.0000166667 + $0.0000002 request
+    # + 1536 MB of /tmp above 512 / 1024 x 1.34675 s x $0.0000000309
+    assert transform.quantity == pytest.approx(2.32658, rel=1e-5)
+    assert transform.usd == pytest.approx(
+        2.32658 * 0.0000166667 + 0.0000002 + 2.020125 * 0.0000000309, rel=1e-5
+    )
+    assert result.total < 0.01
+
+
+def test_estimate_engine_follows_the_threshold_and_the_contract() -> None:
+    deployment = load_deployment(ROOT / "template.sam.yaml")
+
+    assert deployment.small_file_max_bytes == 100_000_000
+    assert estimate(deployment, 100_000_000).engine == "lambda"
+    assert estimate(deployment, 100_000_001).engine == "glue"
+    needs_spark = estimate(deployment, 1_000_000, blockers=["transform.filter"])
+    assert needs_spark.engine == "glue"
+    glue = next(line for line in needs_spark.lines if line.service == "Glue job")
+    assert glue.usd == pytest.approx(2 * 60 / 3600 * 0.44)  # 2 x G.1X for the 1-minute minimum
+
+
+def test_estimate_template_without_the_lambda_transform_state_stays_on_glue(app_dir: Path) -> None:
+    deployment = load_deployment(app_dir / "template.sam.yaml")
+
+    assert deployment.has_lambda_transform is False
+    assert estimate(deployment, 1_000).engine == "glue"
+
+
+def test_cost_command_dataset_that_needs_spark_sql_is_costed_on_glue_without_serving() -> None:
+    result = CliRunner().invoke(app, ["cost", "--bytes", "1MB", "--dataset", "signups", "--json"])
+
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.output)["scenarios"][0]
+    assert first["engine"] == "glue"
+    assert first["scenario"] == "sluice: schema unchanged, crawler skipped (Glue 2 x G.1X)"
+    assert not any(line["what"] == "serving items" for line in first["lines"])

@@ -117,3 +117,18 @@ class ServingWriteError(SluiceError):
 
 class BadRecordsQueueError(SluiceError):
     """The bad-records queue did not accept some messages, even after sending them again."""
+
+
+# --- the transform's Lambda engine (sluice_lib.transform_lambda); the Glue job raises errors of the same names
+
+
+class StagingNotFoundError(SluiceError):
+    """The run's staging location holds no readable Parquet file."""
+
+
+class StagingSchemaError(SluiceError):
+    """The staging data contradicts the contract (missing columns, types that cannot be cast, name clashes)."""
+
+
+class LambdaEngineIneligibleError(SluiceError):
+    """The contract needs Spark (joins, derive, filter, aggregates): its runs go to the Glue job."""

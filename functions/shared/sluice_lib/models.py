@@ -122,13 +122,34 @@ class ValidateOutput(_Model):
     contract_json: str
     extra_columns: list[str] = []
     references_json: str = "{}"  # {dataset: curated table location} the transform reads (joins, aggregates)
+    # Which engine transforms the run and why (sluice_lib.transform_engine); the state machine routes on it.
+    transform_engine: Literal["lambda", "glue"] = "glue"
+    transform_engine_reason: str = ""
 
 
 class TransformResult(_Model):
-    """What `glue:startJobRun.sync` returns, reduced by the state's ResultSelector."""
+    """What `glue:startJobRun.sync` returns, reduced by the state's ResultSelector (or what TransformInLambda
+    returns, reduced to the same shape)."""
 
     job_run_id: str
     state: str
+    engine: Literal["lambda", "glue"] = "glue"
+
+
+class TransformLambdaInput(_Model):
+    run: ValidateOutput
+
+
+class TransformLambdaOutput(_Model):
+    """The TransformInLambda step's result: TransformResult's fields, and what it wrote."""
+
+    job_run_id: str  # the Lambda request id
+    state: Literal["SUCCEEDED"] = "SUCCEEDED"
+    engine: Literal["lambda"] = "lambda"
+    rows_read: int
+    rows_written: int
+    files: int
+    seconds: float
 
 
 class LoadInput(_Model):

@@ -26,6 +26,8 @@ class Settings:
     glue_database: str
     topic_arn: str
     contracts_dir: Path
+    # Validate only (SmallFileMaxBytes): objects up to this size go to the Lambda engine; 0 or unset: never.
+    small_file_max_bytes: int = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -38,6 +40,7 @@ class Settings:
             glue_database=require_env("GLUE_DATABASE"),
             topic_arn=require_env("TOPIC_ARN"),
             contracts_dir=Path(require_env("CONTRACTS_DIR")),
+            small_file_max_bytes=int(os.environ.get("SMALL_FILE_MAX_BYTES") or 0),
         )
 
     def contracts(self) -> ContractStore:

@@ -29,10 +29,17 @@ def register(app: typer.Typer) -> None:
         bad_rate: Annotated[
             float, typer.Option("--bad-rate", min=0.0, max=1.0, help="Share of bad rows.")
         ] = 0.0,
+        dataset: Annotated[
+            str,
+            typer.Option("--dataset", "-d", help="Contract deciding the engine (and serving, unless given)."),
+        ] = "offers",
         serving: Annotated[
-            bool,
-            typer.Option("--serving/--no-serving", help="The dataset loads a serving table (offers does)."),
-        ] = True,
+            bool | None,
+            typer.Option(
+                "--serving/--no-serving",
+                help="The dataset loads a serving table (default: as its contract says; offers does).",
+            ),
+        ] = None,
         template: Annotated[
             Path | None, typer.Option("--template", help="SAM template (default: the repository's).")
         ] = None,
@@ -44,6 +51,8 @@ def register(app: typer.Typer) -> None:
         """Cost of one execution on AWS (us-east-1 list prices) for sluice and the alternatives."""
         from sluice.cost import PRICES_TAKEN, THROUGHPUT, estimate, load_deployment, parse_size, scenarios
         from sluice.local.emulator import repo_root
+        from sluice_lib.contracts import ContractStore
+        from sluice_lib.transform_engine import lambda_blockers
 
         err = Console(stderr=True, highlight=False)
         try:
@@ -53,8 +62,16 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         path = template or repo_root() / "template.sam.yaml"
         deployment = load_deployment(path)
+        contract = ContractStore(path.parent / "contracts").get(dataset)
+        if contract is None:
+            err.print(f"[red]error:[/red] no contract for dataset {dataset!r} in {path.parent / 'contracts'}")
+            raise typer.Exit(2)
+        serves = contract.pipeline.serving is not None if serving is None else serving
+        blockers = lambda_blockers(contract)
         results = [
-            estimate(deployment, size_bytes, rows, scenario=s, bad_rate=bad_rate, serving=serving)
+            estimate(
+                deployment, size_bytes, rows, scenario=s, bad_rate=bad_rate, serving=serves, blockers=blockers
+            )
             for s in scenarios(deployment)
         ]
         month = 30 * files_per_day if files_per_day is not None else None
@@ -62,11 +79,14 @@ def register(app: typer.Typer) -> None:
             payload: dict[str, Any] = {
                 "bytes": size_bytes,
                 "rows": results[0].rows,
+                "dataset": dataset,
+                "small_file_max_bytes": deployment.small_file_max_bytes,
                 "prices_taken": PRICES_TAKEN,
                 "throughput": THROUGHPUT.__dict__,
                 "scenarios": [
                     {
                         "scenario": r.scenario,
+                        "engine": r.engine,
                         "usd_per_execution": r.total,
                         "usd_per_month": r.total * month if month is not None else None,
                         "transitions": r.transitions,
@@ -85,8 +105,8 @@ def register(app: typer.Typer) -> None:
         console = Console(highlight=False)
         head = results[0]
         console.print(
-            f"one execution, {size_bytes / 1e6:,.1f} MB, {head.rows:,} rows, us-east-1 list prices of "
-            f"{PRICES_TAKEN}, settings from {path.name}"
+            f"one execution of {dataset}, {size_bytes / 1e6:,.1f} MB, {head.rows:,} rows, us-east-1 list prices "
+            f"of {PRICES_TAKEN}, settings from {path.name}"
         )
         summary = Table(title="per execution")
         for col in (

@@ -14,6 +14,7 @@ from sluice.local.export import export_outputs, read_queue
 from sluice.local.faults import FaultInjector, FaultSpec, injected
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+TRANSFORM_STATES = {"lambda": "TransformInLambda", "glue": "Transform"}  # engine -> its state in the ASL
 Progress = Callable[[str], None]
 
 
@@ -64,6 +65,12 @@ class ExecutionResult:
     def run_id(self) -> str:
         return self.execution_arn.rsplit(":", 1)[-1]
 
+    @property
+    def engine(self) -> str | None:
+        """Which engine transformed the file: `lambda` (TransformInLambda ran), `glue` (Transform ran), or None."""
+        names = {s.name for s in self.states}
+        return next((engine for engine, state in TRANSFORM_STATES.items() if state in names), None)
+
     def rows(self) -> dict[str, int | None]:
         counts = (self.validated or {}).get("counts") or self.ledger_counts or {}
         return {
@@ -83,6 +90,8 @@ class ExecutionResult:
             "source_key": self.source_key,
             "seconds": round(self.seconds, 3),
             "rows": self.rows(),
+            "engine": self.engine,
+            "engine_reason": (self.validated or {}).get("transform_engine_reason"),
             "dlq": self.dlq,
             "states": [s.to_json() for s in self.states],
             "error": self.error,
@@ -347,6 +356,7 @@ def run_files(
     on_result: Callable[[Emulator, ExecutionResult], None] | None = None,
     faults: list[FaultSpec] | None = None,
     redrive: bool = False,
+    parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Provisions the stack, runs every input in order, exports what the runs produced.
 
@@ -354,13 +364,14 @@ def run_files(
     `on_result`: called with the emulator and each execution's result as the execution ends.
     `faults`: Task states whose service calls fail (sluice.local.faults); FaultSpecError for a bad one.
     `redrive`: redrive each failed execution from the state that failed (sluice.local.redrive).
+    `parameters`: template parameter overrides, as `sam deploy --parameter-overrides` (sluice.local.parameters).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     log_file = out_dir / "logs" / "lambda.log"
     if log_file.exists():
         log_file.unlink()
     t0 = time.perf_counter()
-    with Emulator(root=root, time_scale=time_scale, log_file=log_file) as emu:
+    with Emulator(root=root, time_scale=time_scale, log_file=log_file, parameters=parameters) as emu:
         progress(f"stack provisioned from template.sam.yaml in {time.perf_counter() - t0:.2f}s")
         with injected(emu, faults or []) as injector:
             runner = Runner(

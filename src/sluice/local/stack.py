@@ -380,7 +380,8 @@ def _collect_functions(session: boto3.Session, stack: Stack, cfn: dict[str, Any]
             arn=conf["FunctionArn"],
             code_dir=code_dir,
             handler=stack.app.handlers[logical],
-            environment=dict(conf.get("Environment", {}).get("Variables", {})),
+            # Strings, as Lambda holds them (moto keeps a Ref to a Number parameter as a number).
+            environment={k: str(v) for k, v in conf.get("Environment", {}).get("Variables", {}).items()},
             timeout=int(conf.get("Timeout", 3)),
             memory=int(conf.get("MemorySize", 128)),
         )

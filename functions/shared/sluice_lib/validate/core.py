@@ -17,6 +17,7 @@ from sluice_lib.models import Counts, Execution, SourceObject, ValidateOutput
 from sluice_lib.references import references_json
 from sluice_lib.schema import fingerprint, staging_glue_columns
 from sluice_lib.settings import Settings, run_output_prefix, staging_prefix, staging_table
+from sluice_lib.transform_engine import choose_engine
 from sluice_lib.validate.catalog import schema_changed
 from sluice_lib.validate.check import BatchChecker, ragged_row
 from sluice_lib.validate.columns import ColumnMap, map_columns
@@ -137,4 +138,5 @@ def validate_object(
         contract_json=contract.to_json(),
         extra_columns=columns.extra,
         references_json=references,
+        **choose_engine(contract, size, settings.small_file_max_bytes).fields(),
     )
