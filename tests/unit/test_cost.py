@@ -303,12 +303,12 @@ def test_estimate_one_megabyte_offers_file_takes_the_lambda_engine_and_meets_the
     assert "TransformInLambda" in result.path.states and "Transform" not in result.path.states
     assert "Glue job" not in result.by_service()
     transform = next(line for line in result.lines if line.what.startswith("TransformLambda"))
-    # 1 s cold start + 0.3 s + 1 MB x 0.031 s + (0.36 + 0.9) MB / 80 MB/s = 1.34675 s at 1769 MB:
-    # 1769 / 1024 x 1.34675 = 2.32658 GB-s x $0.0000166667 + $0.0000002 request
-    # + 1536 MB of /tmp above 512 / 1024 x 1.34675 s x $0.0000000309
-    assert transform.quantity == pytest.approx(2.32658, rel=1e-5)
+    # 1 s cold start + 0.3 s + 1 MB x 0.031 s + (0.45 + 0.9) MB / 80 MB/s = 1.347875 s at 1769 MB:
+    # 1769 / 1024 x 1.347875 = 2.328507 GB-s x $0.0000166667 + $0.0000002 request
+    # + 1536 MB of /tmp above 512 / 1024 x 1.347875 s x $0.0000000309
+    assert transform.quantity == pytest.approx(2.328507, rel=1e-5)
     assert transform.usd == pytest.approx(
-        2.32658 * 0.0000166667 + 0.0000002 + 2.020125 * 0.0000000309, rel=1e-5
+        2.328507 * 0.0000166667 + 0.0000002 + 2.0218125 * 0.0000000309, rel=1e-5
     )
     assert result.total < 0.01
 
