@@ -418,7 +418,8 @@ calls (median seconds).
 {table(("setting", "job s, median (min-max)", "vs DuckDB threads=2"), variant_rows)}
 
 Changes to the job itself, measured with `main()` on this file, cold then warm, job CPU seconds of the
-process tree (JVM included), one run each while other work shared the machine:
+process tree (JVM included), one run each while other work shared the machine (an ad-hoc script that ran
+`main()` three times in one session, not kept in bench/; the table above is the kept measurement):
 
 - *kept*: one pass over the rows. The job used to persist the conformed rows, count them, count the
   curated rows (computing every `_row_hash` once for the count and again for the write) and write; it now

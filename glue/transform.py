@@ -706,6 +706,11 @@ def read_staging(spark: SparkSession, source: str) -> DataFrame:
         raise StagingNotFoundError(f"--source {source}: no readable staging Parquet ({exc})") from exc
 
 
+def read_written(spark: SparkSession, data_uri: str, schema: T.StructType) -> DataFrame:
+    """The rows this run just wrote to `data_uri` (Hive partitions typed by `schema`)."""
+    return spark.read.schema(schema).option("basePath", data_uri).parquet(data_uri)
+
+
 def read_curated_table(
     spark: SparkSession, uri: str, schema: T.StructType | None = None, s3_client: Any = None
 ) -> DataFrame | None:
@@ -803,7 +808,7 @@ def build_gold(
     aggregates = args.contract.get("pipeline", {}).get("aggregates") or []
     if not aggregates:
         return []
-    run_rows = spark.read.schema(curated_schema).option("basePath", data_uri).parquet(data_uri)
+    run_rows = read_written(spark, data_uri, curated_schema)
     earlier = None
     if args.dataset in args.references:
         earlier = read_curated_table(spark, args.references[args.dataset], curated_schema, s3_client)
@@ -876,7 +881,7 @@ def run(
         if drops:
             conformed.unpersist()
     # Counted from the written files' footers: one pass over the rows instead of a count and a write.
-    rows_written = spark.read.schema(curated.schema).option("basePath", data_uri).parquet(data_uri).count()
+    rows_written = read_written(spark, data_uri, curated.schema).count()
     rows_kept = rows_written if rows_kept is None else rows_kept
     gold = build_gold(spark, args, curated.schema, data_uri, references, s3_client)
     files = list_data_files(data_uri, s3_client)
