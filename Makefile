@@ -1,12 +1,17 @@
 # sluice: the verbs. Every target sets up what it needs (virtual environments, pinned packages, npm tools).
 SHELL := /bin/bash
 export SAM_CLI_TELEMETRY := 0
-PYTHON ?= python3.11
+# One Python for every part: Lambda python3.13, Glue 6.0 and the offline run (docs/runtimes.md).
+PYTHON_VERSION := 3.13
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell scripts/find-python $(PYTHON_VERSION) 2>/dev/null)
+endif
 VENV := .venv
 TOOLS := .venv-tools
 PY := $(VENV)/bin/python
 SLUICE := $(VENV)/bin/sluice
 REGION ?= us-east-1
+comma := ,
 SAMPLE := .sluice/samples/offers-10k.csv
 PYTEST_ARGS ?=
 
@@ -15,6 +20,9 @@ PYTEST_ARGS ?=
 install: $(VENV)/.installed $(TOOLS)/.installed node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml requirements/dev.lock
+	@test -n "$(PYTHON)" || { scripts/find-python $(PYTHON_VERSION); exit 1; }
+	@# a .venv made by another Python (an older checkout's 3.11) is replaced, not patched
+	if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(PYTHON_VERSION))))'; then rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -c requirements/dev.lock -e '.[dev]'
@@ -22,6 +30,8 @@ $(VENV)/.installed: pyproject.toml requirements/dev.lock
 
 # aws-sam-cli and checkov hard-pin boto3: they live in their own environment.
 $(TOOLS)/.installed: requirements/tools.in requirements/tools.lock
+	@test -n "$(PYTHON)" || { scripts/find-python $(PYTHON_VERSION); exit 1; }
+	if [ -x $(TOOLS)/bin/python ] && ! $(TOOLS)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(PYTHON_VERSION))))'; then rm -rf $(TOOLS); fi
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --upgrade pip
 	$(TOOLS)/bin/pip install --quiet -c requirements/tools.lock -r requirements/tools.in
@@ -58,8 +68,9 @@ lint: install
 
 ## build: sam build without Docker (the layer is built by build-SharedLayer below); samconfig.toml has the defaults
 SAM_CONFIG_ENV ?= default
+# sam's python_pip workflow wants python3.13 on PATH for the functions; it is the interpreter make found.
 build: $(TOOLS)/.installed
-	$(TOOLS)/bin/sam build -t template.sam.yaml --config-env $(SAM_CONFIG_ENV)
+	PATH="$(dir $(PYTHON)):$$PATH" $(TOOLS)/bin/sam build -t template.sam.yaml --config-env $(SAM_CONFIG_ENV)
 
 ## deploy: `sam deploy --guided` while the stack does not exist yet (it asks, starting from samconfig.toml's
 ## values, and saves the answers there), then plain `sam deploy`
@@ -68,25 +79,30 @@ deploy: build
 		$(TOOLS)/bin/sam deploy --config-env $(SAM_CONFIG_ENV); \
 	else $(TOOLS)/bin/sam deploy --guided --config-env $(SAM_CONFIG_ENV); fi
 
+# Lambda's python3.13 arm64 runtime (Amazon Linux 2023: glibc 2.34): layers are assembled with pip for that
+# platform, without Docker, pinned by the same lock as the offline run. tests/unit/test_layer_binaries.py builds
+# both layers with these targets and checks every compiled file's architecture, glibc and Python.
+LAMBDA_PIP := $(PYTHON) -m pip install --quiet --no-compile --only-binary=:all: --implementation cp \
+	--python-version $(PYTHON_VERSION) --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 \
+	--platform manylinux2014_aarch64 -c requirements/dev.lock
+
 # Called by `sam build` for SharedLayer (Metadata BuildMethod: makefile, run in the repository root):
 # the shared library, its pinned dependencies and the dataset contracts, under python/ as Lambda layers
 # expect. boto3 and botocore come from the Lambda runtime: a copy in the layer (pulled in by
-# aws-xray-sdk) would shadow the runtime's botocore under the runtime's boto3.
+# aws-xray-sdk) would shadow the runtime's botocore under the runtime's boto3. Powertools is built in rather
+# than taken from its public layer (AWSLambdaPowertoolsPythonV3-python313-arm64) so that the deployed version
+# is the pinned one the tests ran.
 build-SharedLayer:
 	mkdir -p "$(ARTIFACTS_DIR)/python/sluice_contracts"
 	cp -r functions/shared/sluice_lib "$(ARTIFACTS_DIR)/python/"
 	find "$(ARTIFACTS_DIR)/python/sluice_lib" -name __pycache__ -prune -exec rm -rf {} +
 	cp contracts/*.yaml "$(ARTIFACTS_DIR)/python/sluice_contracts/"
-	python3 -m pip install --quiet --no-compile --platform manylinux2014_x86_64 --only-binary=:all: \
-		--python-version 3.11 -r functions/shared/requirements.txt -t "$(ARTIFACTS_DIR)/python"
+	$(LAMBDA_PIP) -r functions/shared/requirements.txt -t "$(ARTIFACTS_DIR)/python"
 	rm -rf "$(ARTIFACTS_DIR)"/python/{boto3,botocore,s3transfer}{,-*.dist-info}
 
-# Called by `sam build` for TransformEngineLayer: DuckDB, for the TransformInLambda function only. Its wheel is
-# tagged manylinux_2_27 while python3.11 functions run on Amazon Linux 2 (glibc 2.26), hence the explicit platform:
-# the binary asks for GLIBC_2.25 and GLIBCXX_3.4.22 at most (tests/unit/test_transform_lambda_step.py checks).
+# Called by `sam build` for TransformEngineLayer: DuckDB, for the TransformInLambda function only.
 build-TransformEngineLayer:
-	python3 -m pip install --quiet --no-compile --platform manylinux_2_28_x86_64 --only-binary=:all: \
-		--python-version 3.11 -r functions/shared/transform-engine-requirements.txt -t "$(ARTIFACTS_DIR)/python"
+	$(LAMBDA_PIP) -r functions/shared/transform-engine-requirements.txt -t "$(ARTIFACTS_DIR)/python"
 
 ## bench: every benchmark, rewrites bench/results/*.md (BENCH_ARGS="--only validate" or "--quick")
 bench: $(VENV)/.installed

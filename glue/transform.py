@@ -911,6 +911,9 @@ def get_or_create_spark() -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    # Spark's Python workers default to `python3` on PATH, which need not be this interpreter's minor
+    # (PYTHON_VERSION_MISMATCH): run them on the driver's own interpreter unless told otherwise.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (
         SparkSession.builder.master(os.environ.get("SLUICE_SPARK_MASTER", "local[1]"))
         .appName("sluice-transform")
@@ -926,8 +929,14 @@ def get_or_create_spark() -> SparkSession:
     return spark
 
 
-def _configure_session(spark: SparkSession) -> None:
+def configure_session(spark: SparkSession) -> None:
+    """The settings every run relies on, set on Glue and locally alike (not left to either's defaults)."""
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    # ANSI SQL, Spark 4's and Glue 6.0's default, stated so that no environment differs: an invalid cast or an
+    # integer overflow in a contract's derive, filter or aggregate fails the job instead of writing a null or a
+    # wrapped number (try_cast, try_divide, try_add return null). The job's own casts are widenings of staging
+    # types that check_staging_schema accepted, and cannot fail.
+    spark.conf.set("spark.sql.ansi.enabled", "true")
     # Standard INT64 micros (isAdjustedToUTC) instead of Spark's legacy INT96 default.
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     # Staging is written by Arrow in the proleptic Gregorian calendar (as Spark 3 itself uses), without the
@@ -995,7 +1004,7 @@ def main(
         spark = glue_context.spark_session
         job = job_cls(glue_context)
         job.init(args.job_name, {k: v for k, v in raw.items() if v is not None})
-    _configure_session(spark)
+    configure_session(spark)
     if s3_client is None and any(_is_s3(u) for u in (args.output, args.source, *args.references.values())):
         import boto3
 

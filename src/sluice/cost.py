@@ -89,6 +89,7 @@ DPU_PER_WORKER = {
 }
 VCPU_PER_DPU = 4
 GLUE_MINIMUM_S = 60.0
+LEGACY_GLUE_MINIMUM_S = 600.0  # Glue 0.9 and 1.0
 CRAWLER_MINIMUM_S = 600.0
 PYTHON_SHELL_DPU = 0.0625  # a Glue Python shell job's smallest capacity (1/16 DPU)
 
@@ -176,6 +177,13 @@ class GlueJobSpec:
     @property
     def dpus(self) -> float:
         return DPU_PER_WORKER[self.worker_type] * self.workers
+
+    @property
+    def minimum_s(self) -> float:
+        """Glue 2.0 and later (6.0 included) bill Spark jobs per second with a 1-minute minimum; 0.9 and 1.0
+        billed 10 minutes."""
+        major = float(self.glue_version or "0")
+        return GLUE_MINIMUM_S if major >= 2.0 else LEGACY_GLUE_MINIMUM_S
 
     @property
     def executor_cores(self) -> float:
@@ -616,13 +624,14 @@ def estimate(
         price = prices[
             "glue_flex_dpu_hour" if scenario.flex or job.execution_class == "FLEX" else "glue_dpu_hour"
         ]
-        billed = max(job_s, GLUE_MINIMUM_S)
+        billed = max(job_s, job.minimum_s)
         add(
             "Glue job",
-            f"{job.workers} x {job.worker_type}{' Flex' if scenario.flex else ''}: {job_s:.0f} s run, {billed:.0f} s billed",
+            f"Glue {job.glue_version}, {job.workers} x {job.worker_type}{' Flex' if scenario.flex else ''}: "
+            f"{job_s:.0f} s run, {billed:.0f} s billed",
             job.dpus * billed,
             "DPU-seconds",
-            glue_job_cost(job_s, job.dpus, price.usd) * path.glue_job_runs,
+            glue_job_cost(job_s, job.dpus, price.usd, job.minimum_s) * path.glue_job_runs,
         )
     elif engine == "python-shell":
         job_s = 10.0 + mb * throughput.duckdb_s_per_mb

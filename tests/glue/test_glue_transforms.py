@@ -236,6 +236,19 @@ def test_apply_steps_renames_then_derives_then_filters(spark: SparkSession, tran
     assert rows(out) == [("b", 5, 10, "b-10"), ("c", 10, 20, "c-20")]
 
 
+def test_apply_steps_derive_runs_in_ansi_mode_invalid_cast_fails_and_try_cast_is_null(
+    spark: SparkSession, transform: ModuleType
+):
+    transform.configure_session(spark)
+    df = spark.createDataFrame([("a", "12"), ("b", "x")], "code string, qty string")
+
+    safe = transform.apply_steps(df, derive={"n": "try_cast(qty AS int)"})
+    assert rows(safe) == [("a", "12", 12), ("b", "x", None)]
+    strict = transform.apply_steps(df, derive={"n": "cast(qty AS int)"})
+    with pytest.raises(Exception, match="CAST_INVALID_INPUT"):
+        strict.collect()
+
+
 def test_apply_steps_unknown_names_raise_value_error_naming_the_step(
     spark: SparkSession, transform: ModuleType
 ):

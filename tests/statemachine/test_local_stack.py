@@ -68,7 +68,7 @@ def test_stack_glue_resources_created_from_template(emu: Emulator) -> None:
     assert crawler["TablePrefix"] == "staging_"
     assert crawler["Targets"]["S3Targets"][0]["Path"] == f"s3://{emu.stack.lake_bucket}/staging/"
     job = glue.get_job(JobName="sluice-dev-transform")["Job"]
-    assert job["GlueVersion"] == "5.1"
+    assert job["GlueVersion"] == "6.0"
     assert emu.stack.job_scripts["sluice-dev-transform"].name == "transform.py"
 
 

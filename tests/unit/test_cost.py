@@ -6,6 +6,7 @@ Every expected figure is worked out by hand in the test from the list prices it 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -246,6 +247,24 @@ def test_estimate_small_file_bills_the_template_workers_for_one_minute(app_dir: 
     assert result.dominant().service == "Glue job"
 
 
+def test_load_deployment_repository_template_runs_glue_6_billed_per_second_after_one_minute() -> None:
+    job = load_deployment(ROOT / "template.sam.yaml").glue_job
+
+    assert (job.glue_version, job.minimum_s) == ("6.0", 60.0)
+    assert replace(job, glue_version="1.0").minimum_s == 600.0  # Glue 0.9 and 1.0 billed ten minutes
+
+
+def test_estimate_glue_line_names_the_glue_version_and_its_billed_seconds() -> None:
+    deployment = load_deployment(ROOT / "template.sam.yaml")
+
+    no_small_files = {**deployment.parameters, "SmallFileMaxBytes": "0"}
+    forced = estimate(replace(deployment, parameters=no_small_files), 1_000_000)
+
+    glue = next(line for line in forced.lines if line.service == "Glue job")
+    assert glue.what.startswith("Glue 6.0, 2 x G.1X: ")
+    assert glue.what.endswith(", 60 s billed")
+
+
 def test_estimate_crawling_every_file_adds_a_ten_minute_crawl(app_dir: Path) -> None:
     deployment = load_deployment(app_dir / "template.sam.yaml")
 
@@ -304,11 +323,12 @@ def test_estimate_one_megabyte_offers_file_takes_the_lambda_engine_and_meets_the
     assert "Glue job" not in result.by_service()
     transform = next(line for line in result.lines if line.what.startswith("TransformLambda"))
     # 1 s cold start + 0.3 s + 1 MB x 0.031 s + (0.45 + 0.9) MB / 80 MB/s = 1.347875 s at 1769 MB:
-    # 1769 / 1024 x 1.347875 = 2.328507 GB-s x $0.0000166667 + $0.0000002 request
+    # 1769 / 1024 x 1.347875 = 2.328507 GB-s x $0.0000133334 (arm64) + $0.0000002 request
     # + 1536 MB of /tmp above 512 / 1024 x 1.347875 s x $0.0000000309
+    assert transform.what == "TransformLambda: 1 call, 1769 MB arm64"
     assert transform.quantity == pytest.approx(2.328507, rel=1e-5)
     assert transform.usd == pytest.approx(
-        2.328507 * 0.0000166667 + 0.0000002 + 2.0218125 * 0.0000000309, rel=1e-5
+        2.328507 * 0.0000133334 + 0.0000002 + 2.0218125 * 0.0000000309, rel=1e-5
     )
     assert result.total < 0.01
 
