@@ -20,6 +20,7 @@ from typing import Any
 
 from samtranslator.yaml_helper import yaml_parse
 
+from sluice_lib.curated import MAX_RECORDS_PER_FILE
 from sluice_lib.transform_engine import decide
 
 MB = 1_000_000
@@ -265,8 +266,6 @@ def load_deployment(template: Path) -> Deployment:
             traced = traced or bool((props.get("Tracing") or {}).get("Enabled"))
     if glue_job is None or not asl:
         raise ValueError(f"{template}: no AWS::Glue::Job or no state machine with a DefinitionUri")
-    script = template.parent / "glue" / "transform.py"
-    found = re.search(r"^MAX_RECORDS_PER_FILE = ([0-9_]+)", script.read_text(encoding="utf-8"), re.M)
     return Deployment(
         functions=functions,
         glue_job=glue_job,
@@ -274,7 +273,7 @@ def load_deployment(template: Path) -> Deployment:
         placeholders=placeholders,
         parameters=parameters,
         traced=traced,
-        max_records_per_file=int(found.group(1)) if found else 5_000_000,
+        max_records_per_file=MAX_RECORDS_PER_FILE,
     )
 
 

@@ -138,8 +138,6 @@ def app_dir(tmp_path: Path) -> Path:
     (tmp_path / "template.sam.yaml").write_text(TEMPLATE, encoding="utf-8")
     (tmp_path / "statemachine").mkdir()
     (tmp_path / "statemachine" / "pipeline.asl.json").write_text(json.dumps(ASL), encoding="utf-8")
-    (tmp_path / "glue").mkdir()
-    (tmp_path / "glue" / "transform.py").write_text("MAX_RECORDS_PER_FILE = 1_000\n", encoding="utf-8")
     return tmp_path
 
 
@@ -228,7 +226,8 @@ def test_load_deployment_reads_memory_workers_and_substitutions_from_the_templat
     assert deployment.glue_job.executor_cores == 16.0  # 2 executors x 2 DPU x 4 vCPU
     assert deployment.placeholders == PLACEHOLDERS
     assert deployment.traced is True
-    assert deployment.max_records_per_file == 1000
+    # the Glue job's maxRecordsPerFile, from sluice_lib.curated
+    assert deployment.max_records_per_file == 5_000_000
 
 
 def test_estimate_small_file_bills_the_template_workers_for_one_minute(app_dir: Path) -> None:

@@ -16,10 +16,10 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from sluice_lib.contracts import Aggregate, parse_contract
+from sluice_lib.curated import GOLD_FOLDER, MANIFEST_NAME
 from sluice_lib.errors import CuratedPublishError, TransformOutputInvalidError, TransformOutputMissingError
 from sluice_lib.load import (
     DELETES_PER_REQUEST,
-    MANIFEST_NAME,
     Column,
     Manifest,
     copy_files,
@@ -32,8 +32,6 @@ from sluice_lib.models import ValidateOutput
 from sluice_lib.raw import parse_s3_uri
 from sluice_lib.serving import items_by_key, write_items
 from sluice_lib.settings import curated_prefix
-
-GOLD_FOLDER = "gold/"
 
 
 class GoldTable(BaseModel):
@@ -111,7 +109,7 @@ def publish_table(
 ) -> GoldPublished:
     output_bucket, output_prefix = parse_s3_uri(run.output_uri.rstrip("/") + "/")
     plan = gold_plan(table, run.ingest_id)
-    copy_files(s3, output_bucket, f"{output_prefix}{GOLD_FOLDER}{table.name}/", lake_bucket, plan)
+    copy_files(s3, output_bucket, f"{output_prefix}{GOLD_FOLDER}/{table.name}/", lake_bucket, plan)
     removed = remove_replaced(s3, lake_bucket, table, keep=set(plan.values()))
     location = f"s3://{lake_bucket}/{curated_prefix(table.name)}"
     manifest = Manifest(

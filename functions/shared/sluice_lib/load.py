@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from sluice_lib.contracts import Serving, parse_contract
+from sluice_lib.curated import DATA_FOLDER, HIVE_NULL_PARTITION, MANIFEST_NAME
 from sluice_lib.errors import (
     CatalogUpdateError,
     CuratedPublishError,
@@ -33,16 +34,13 @@ from sluice_lib.raw import parse_s3_uri
 from sluice_lib.serving import items_by_key, write_items
 from sluice_lib.settings import curated_prefix
 
-MANIFEST_NAME = "_manifest.json"
 SERVING_PLAN_NAME = "_serving_batches.json"
-DATA_FOLDER = "data/"
 COPY_WORKERS = 8
 PARTITIONS_PER_REQUEST = 100  # BatchCreatePartition's limit
 DELETES_PER_REQUEST = 1000  # DeleteObjects' limit
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 # The parts of a GetTable answer that UpdateTable accepts back.
 _TABLE_INPUT_KEYS = frozenset(
     [
@@ -132,7 +130,7 @@ def plan_files(files: list[str], table: str, ingest_id: str) -> dict[str, str]:
 
 def publish_files(s3: Any, output_uri: str, lake_bucket: str, plan: dict[str, str]) -> None:
     source_bucket, prefix = parse_s3_uri(_folder(output_uri))
-    copy_files(s3, source_bucket, f"{prefix}{DATA_FOLDER}", lake_bucket, plan)
+    copy_files(s3, source_bucket, f"{prefix}{DATA_FOLDER}/", lake_bucket, plan)
 
 
 def copy_files(

@@ -7,10 +7,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
+from sluice_lib.curated import STAGING_PARTITION_KEY, staging_partition
 from sluice_lib.errors import CatalogUpdateError, StagingTableMissingError
 from sluice_lib.models import ValidateOutput
-
-STAGING_PARTITION_KEY = "ingest_id"
 
 
 class RegisterPartitionInput(BaseModel):
@@ -36,7 +35,7 @@ def register_staging_partition(
     An existing partition is fine (a retry or rerun): `registered` is then False.
     """
     run = request.run
-    partition = f"{STAGING_PARTITION_KEY}={run.ingest_id}"
+    partition = staging_partition(run.ingest_id)
     try:
         table = glue.get_table(DatabaseName=glue_database, Name=run.staging_table)["Table"]
     except ClientError as exc:

@@ -12,6 +12,7 @@ from typing import Any
 from sluice.local.emulator import Emulator
 from sluice.local.export import export_outputs, read_queue
 from sluice.local.faults import FaultInjector, FaultSpec, injected
+from sluice_lib.curated import MANIFEST_NAME
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 TRANSFORM_STATES = {"lambda": "TransformInLambda", "glue": "Transform"}  # engine -> its state in the ASL
@@ -243,7 +244,7 @@ class Runner:
     def _manifest(self, output_uri: str) -> dict[str, Any] | None:
         bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
         try:
-            body = self.s3.get_object(Bucket=bucket, Key=f"{prefix}_manifest.json")["Body"].read()
+            body = self.s3.get_object(Bucket=bucket, Key=f"{prefix}{MANIFEST_NAME}")["Body"].read()
         except self.s3.exceptions.NoSuchKey:
             return None
         manifest: dict[str, Any] = json.loads(body)

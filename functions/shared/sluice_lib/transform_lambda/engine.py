@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,37 +33,35 @@ from pathlib import Path
 from typing import Any
 
 from sluice_lib.contracts import Contract, FieldSpec
+from sluice_lib.curated import (
+    DATA_FOLDER,
+    HIVE_NULL_PARTITION,
+    HIVE_TYPES,
+    LINEAGE_COLUMNS,
+    LINEAGE_TYPES,
+    MANIFEST_NAME,
+    snake_case,
+)
 from sluice_lib.errors import LambdaEngineIneligibleError, StagingNotFoundError, StagingSchemaError
 from sluice_lib.transform_engine import lambda_blockers
 from sluice_lib.transform_lambda.java_text import java_double_to_string
 
-LINEAGE_COLUMNS = ("_ingest_id", "_source_key", "_ingested_at", "_row_hash")
-DATA_FOLDER = "data"
-MANIFEST_NAME = "_manifest.json"
-HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _FILE = "__sluice_file"
 _LINE = "__sluice_line"
 _SENTINEL = "__sluice_sentinel"
 _JAVA_DOUBLE = "sluice_java_double"
 
-# Contract type -> (DuckDB type of the curated column, Hive type name in the manifest).
-CURATED_TYPES: dict[str, tuple[str, str]] = {
-    "string": ("VARCHAR", "string"),
-    "integer": ("BIGINT", "bigint"),
-    "number": ("DOUBLE", "double"),
-    "boolean": ("BOOLEAN", "boolean"),
-    "date": ("DATE", "date"),
-    "datetime": ("TIMESTAMPTZ", "timestamp"),  # an instant; a staging timestamp without zone is read as UTC
-    "time": ("VARCHAR", "string"),
-    "year": ("INTEGER", "int"),
+# Contract type -> DuckDB type of the curated column (its Hive name: sluice_lib.curated.HIVE_TYPES).
+DUCKDB_TYPES: dict[str, str] = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "number": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "datetime": "TIMESTAMPTZ",  # an instant; a staging timestamp without zone is read as UTC
+    "time": "VARCHAR",
+    "year": "INTEGER",
 }
-_LINEAGE_TYPES = {
-    "_ingest_id": "string",
-    "_source_key": "string",
-    "_ingested_at": "timestamp",
-    "_row_hash": "string",
-}
-_DATE_PARTS = ("year", "month", "day", "hour")
 # Java's \s, and the line terminators before which Java's `$` also matches at the end of the input.
 _JAVA_SPACE = r"[ \t\n\x0B\f\r]"
 _FINAL_TERMINATORS = r"[\x{85}\x{2028}\x{2029}]"
@@ -84,16 +81,6 @@ class Lineage:
 
 
 # --- names and types ------------------------------------------------------------------------------------
-
-
-def snake_case(name: str) -> str:
-    """`Offer ID`, `offerId`, `offer-id` -> `offer_id`; a leading digit gets a `_` prefix (as the Glue job)."""
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name.strip())
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
-    s = re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
-    if not s:
-        raise StagingSchemaError(f"column name {name!r} has no letters or digits")
-    return f"_{s}" if s[0].isdigit() else s
 
 
 _INTEGRAL = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")
@@ -221,7 +208,7 @@ def _shape(contract: Contract) -> _Shape:
     if unknown:
         raise ValueError(f"pipeline.transform.rename names unknown columns: {', '.join(unknown)}")
     renamed = [(rename.get(f.name, f.name), f) for f in fields]
-    types = {name: CURATED_TYPES[f.type][1] for name, f in renamed}
+    types = {name: HIVE_TYPES[f.type] for name, f in renamed}
     data = [(name, _ident(f.name)) for name, f in renamed]
     part = contract.pipeline.partition_by
     parts: list[tuple[str, str, str]] = []
@@ -259,7 +246,7 @@ def curated_sql(files: Sequence[Path], columns: dict[str, str], contract: Contra
     )
 
     def conform(f: FieldSpec) -> str:
-        cast = f"CAST({_ident(columns[f.name])} AS {CURATED_TYPES[f.type][0]})"
+        cast = f"CAST({_ident(columns[f.name])} AS {DUCKDB_TYPES[f.type]})"
         if f.type in ("string", "time"):
             cast = java_trim_sql(cast)
         return f"{cast} AS {_ident(f.name)}"
@@ -303,13 +290,13 @@ def partition_text(value: Any, hive_type: str) -> str:
     """A partition value as Spark names its directory: escaped text, `__HIVE_DEFAULT_PARTITION__` for null
     (and the empty string, which Spark's writer turns into null)."""
     if value is None:
-        return HIVE_NULL
+        return HIVE_NULL_PARTITION
     if hive_type == "boolean":
         text = "true" if value else "false"
     else:
         text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     if text == "":
-        return HIVE_NULL
+        return HIVE_NULL_PARTITION
     return "".join(f"%{ord(c):02X}" if c in _ESCAPED else c for c in text)
 
 
@@ -384,7 +371,7 @@ def transform_folder(
     finally:
         con.close()
     names = [n for n, _ in shape.data] + list(LINEAGE_COLUMNS)
-    types = {**shape.types, **_LINEAGE_TYPES}
+    types = {**shape.types, **LINEAGE_TYPES}
     manifest = {
         "run_id": run_id,
         "dataset": contract.dataset,

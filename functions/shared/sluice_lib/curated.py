@@ -1,0 +1,59 @@
+"""The curated zone's layout and lineage, stated once for every engine (Glue job, DuckDB Lambda), Load and the cost
+model. Pure: no Spark, no boto3, no pydantic, so the Glue job can ship it with `--extra-py-files`."""
+
+from __future__ import annotations
+
+import re
+
+from sluice_lib.errors import StagingSchemaError
+
+# Lineage columns stamped on every curated row, in this order after the data columns, with their Hive types.
+LINEAGE_COLUMNS = ("_ingest_id", "_source_key", "_ingested_at", "_row_hash")
+LINEAGE_TYPES = {
+    "_ingest_id": "string",
+    "_source_key": "string",
+    "_ingested_at": "timestamp",
+    "_row_hash": "string",
+}
+
+# A transform run's output folder: <output>/data/<partition dirs>/*.parquet, <output>/gold/<aggregate>/...,
+# and <output>/_manifest.json, written last (its presence means the output is complete).
+DATA_FOLDER = "data"
+GOLD_FOLDER = "gold"
+MANIFEST_NAME = "_manifest.json"
+
+# Hive's (and Spark's) directory name for a null or empty partition value: `<column>=__HIVE_DEFAULT_PARTITION__`.
+HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+# Date parts a contract may partition by (`partition_by: {field: ..., parts: [...]}`), as int columns.
+DATE_PARTS = ("year", "month", "day", "hour")
+# Validate writes a run's staging data to staging/<dataset>/ingest_id=<id>/: the staging tables' one partition key.
+STAGING_PARTITION_KEY = "ingest_id"
+# Rows per output file before a partition is split into several files (Spark's maxRecordsPerFile).
+MAX_RECORDS_PER_FILE = 5_000_000
+
+# Contract field type -> Hive type of the curated column (the catalog's and the manifest's names).
+HIVE_TYPES = {
+    "string": "string",
+    "integer": "bigint",
+    "number": "double",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "timestamp",  # an instant, stored UTC-adjusted
+    "time": "string",
+    "year": "int",
+}
+
+
+def snake_case(name: str) -> str:
+    """`Offer ID`, `offerId`, `offer-id` -> `offer_id`; a leading digit gets a `_` prefix."""
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name.strip())
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
+    s = re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
+    if not s:
+        raise StagingSchemaError(f"column name {name!r} has no letters or digits")
+    return f"_{s}" if s[0].isdigit() else s
+
+
+def staging_partition(ingest_id: str) -> str:
+    """The staging partition directory of one run: `ingest_id=<id>`."""
+    return f"{STAGING_PARTITION_KEY}={ingest_id}"
