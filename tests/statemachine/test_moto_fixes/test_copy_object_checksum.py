@@ -1,4 +1,4 @@
-"""moto correction 10 (copy_object_checksum): a copy of a multipart upload reads back; without the fix it
+"""moto correction ``copy_object_checksum``: a copy of a multipart upload reads back; without the fix it
 does not (FlexibleChecksumError), which broke Load for output files above the 8 MiB multipart threshold."""
 
 from __future__ import annotations
