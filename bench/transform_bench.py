@@ -224,7 +224,8 @@ def work_duckdb(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, 
 
     imported = time.perf_counter() - started
     from sluice_lib.contracts import parse_contract
-    from sluice_lib.transform_lambda.engine import Lineage, transform_folder
+    from sluice_lib.curated import Lineage
+    from sluice_lib.transform_lambda.engine import transform_folder
 
     found = parse_contract(contract(), "offers")
     lineage = Lineage(INGEST_ID, SOURCE_KEY, datetime.fromisoformat(INGESTED_AT))
