@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
+from sluice_lib.contracts import load_contract_file
 from sluice_lib.errors import AggregateError, JobArgumentError, ReferenceSchemaError
 from sluice_transform.arguments import parse_job_args
 from sluice_transform.gold import compute_aggregate, restrict_to_partitions
@@ -119,8 +120,6 @@ def read_rows(folder: Path, partition: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def streams_run(spark: SparkSession, transform: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from sluice_lib.contracts import load_contract_file
-
     root = tmp_path_factory.mktemp("streams")
     staging = root / "staging" / "streams" / "ingest_id=ing2"
     write_parquet(

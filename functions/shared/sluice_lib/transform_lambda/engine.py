@@ -1,5 +1,6 @@
-"""The transform on DuckDB: a run's typed staging Parquet -> curated Parquet + manifest, as glue/transform.py
-`run()` writes them, for the contracts sluice_lib.transform_engine lets the Lambda engine take.
+"""The transform on DuckDB: a run's typed staging Parquet -> curated Parquet + manifest, as the Glue job's
+`sluice_transform.job.run()` writes them, for the contracts sluice_lib.transform_engine lets the Lambda engine
+take.
 
 Same in both engines (tests/glue/test_glue_lambda_engine_parity.py holds them to it): the rows and values;
 the column order (data columns, `_ingest_id`, `_source_key`, `_ingested_at`, `_row_hash`, partition columns);
