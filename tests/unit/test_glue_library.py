@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sluice.glue_library import build, extra_py_files, library_location, upload
+from sluice.glue_library import build, extra_py_files, library_location, main, upload
 from sluice.local.template import SamApp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,3 +118,27 @@ def test_upload_puts_the_zip_where_the_deployed_jobs_extra_py_files_says(aws: An
     got = aws.client("s3").get_object(Bucket="lake", Key="glue/lib/sluice_transform.zip")
     assert got["Body"].read() == b"PK zip bytes"
     assert got["ContentType"] == "application/zip"
+
+
+def test_main_build_then_upload_puts_the_file_where_the_samconfig_stacks_job_reads_it(
+    aws: Any, tmp_path: Path
+):
+    aws.client("s3").create_bucket(Bucket="lake")
+    aws.client("glue").create_job(
+        Name="sluice-dev-transform",
+        Role="arn:aws:iam::123456789012:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://deploy/transform.py"},
+        DefaultArguments={"--extra-py-files": "s3://lake/glue/lib/sluice_transform.zip"},
+    )
+    template = {  # the deployed stack as upload sees it: its TransformJobName output (samconfig: sluice-dev)
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {"TransformJobName": {"Value": "sluice-dev-transform"}},
+    }
+    aws.client("cloudformation").create_stack(StackName="sluice-dev", TemplateBody=json.dumps(template))
+    built = tmp_path / "sluice_transform.zip"
+
+    assert main(["build", str(built)]) == 0
+    assert main(["upload", str(built)]) == 0
+
+    got = aws.client("s3").get_object(Bucket="lake", Key="glue/lib/sluice_transform.zip")["Body"].read()
+    assert got == built.read_bytes() == build(ROOT)
