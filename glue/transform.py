@@ -1,5 +1,4 @@
-"""Transform job, Glue's ScriptLocation: arguments, the Spark session, the catalog lookup of the run's staging,
-then sluice_transform.job.run; the transforms themselves are in sluice_transform (tests import them directly)."""
+"""Transform job (Glue's ScriptLocation): arguments, Spark session, catalog lookup of staging, job.run."""
 
 from __future__ import annotations
 
