@@ -66,18 +66,23 @@ lint: install
 	$(PY) -m sluice.local.translated .sluice/lint/template.json template.sam.yaml
 	$(TOOLS)/bin/checkov -f .sluice/lint/template.json --framework cloudformation --compact --quiet --skip-download
 
-## build: sam build without Docker (the layer is built by build-SharedLayer below); samconfig.toml has the defaults
+## build: sam build without Docker (the layer is built by build-SharedLayer below); samconfig.toml has the defaults;
+## then the Glue job's library, the zip its --extra-py-files names (glue/sluice_transform + sluice_lib's curated, errors)
 SAM_CONFIG_ENV ?= default
+GLUE_LIBRARY := .aws-sam/glue/sluice_transform.zip
 # sam's python_pip workflow wants python3.13 on PATH for the functions; it is the interpreter make found.
-build: $(TOOLS)/.installed
+build: $(TOOLS)/.installed $(VENV)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" $(TOOLS)/bin/sam build -t template.sam.yaml --config-env $(SAM_CONFIG_ENV)
+	$(PY) -m sluice.glue_library build $(GLUE_LIBRARY)
 
 ## deploy: `sam deploy --guided` while the stack does not exist yet (it asks, starting from samconfig.toml's
-## values, and saves the answers there), then plain `sam deploy`
+## values, and saves the answers there), then plain `sam deploy`. sam uploads the Glue script (ScriptLocation)
+## but nothing the job's arguments name: the library goes where the deployed job's --extra-py-files says.
 deploy: build
 	if $(TOOLS)/bin/sam list stack-outputs --config-env $(SAM_CONFIG_ENV) >/dev/null 2>&1; then \
 		$(TOOLS)/bin/sam deploy --config-env $(SAM_CONFIG_ENV); \
 	else $(TOOLS)/bin/sam deploy --guided --config-env $(SAM_CONFIG_ENV); fi
+	$(PY) -m sluice.glue_library upload $(GLUE_LIBRARY) --config-env $(SAM_CONFIG_ENV)
 
 # Lambda's python3.13 arm64 runtime (Amazon Linux 2023: glibc 2.34): layers are assembled with pip for that
 # platform, without Docker, pinned by the same lock as the offline run. tests/unit/test_layer_binaries.py builds

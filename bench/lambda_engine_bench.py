@@ -49,7 +49,8 @@ def work(opts: argparse.Namespace) -> dict[str, Any]:
     imported = time.perf_counter() - started
     from bench.transform_bench import INGEST_ID, INGESTED_AT, SOURCE_KEY, contract
     from sluice_lib.contracts import parse_contract
-    from sluice_lib.transform_lambda.engine import Lineage, transform_folder
+    from sluice_lib.curated import Lineage
+    from sluice_lib.transform_lambda.engine import transform_folder
 
     offers = parse_contract(contract(), "offers")
     lineage = Lineage(INGEST_ID, SOURCE_KEY, datetime.fromisoformat(INGESTED_AT))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -40,6 +41,7 @@ from bench.common import (
     table,
     tree_cpu_seconds,
 )
+from sluice_lib.curated import MAX_RECORDS_PER_FILE
 
 INGEST_ID = "bench"
 SOURCE_KEY = "incoming/offers/offers-bench.csv"
@@ -96,14 +98,17 @@ def digest(data_dir: Path) -> dict[str, Any]:
 # --- workers ----------------------------------------------------------------------------------------------
 
 
-def _transform_module() -> ModuleType:
+def _transform_modules() -> tuple[ModuleType, ModuleType]:
+    """glue/transform.py (a script: loaded from its file) and sluice_transform.job, whose reads and writes the
+    bench times, from the checkout's glue/ (on Glue, the job's --extra-py-files zip holds the package)."""
+    sys.path.insert(0, str(ROOT / "glue"))
     path = ROOT / "glue" / "transform.py"
     spec = importlib.util.spec_from_file_location("sluice_glue_transform", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
-    return module
+    return module, importlib.import_module("sluice_transform.job")
 
 
 # Tried on a warm session after the default jobs (runtime settings; the master needs a new JVM).
@@ -121,7 +126,7 @@ def work_spark(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, A
     os.environ["SLUICE_SPARK_MASTER"] = opts.master
     from pyspark.sql import DataFrame
 
-    transform = _transform_module()
+    transform, job = _transform_modules()
     phases: list[tuple[str, float]] = []
     count_names: list[str] = []
     repartition = [True]
@@ -142,13 +147,11 @@ def work_spark(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, A
             original_write(df, data_uri, partition_by)
             return
         writer = df.write.mode("overwrite").option("compression", "snappy")
-        writer.option("maxRecordsPerFile", transform.MAX_RECORDS_PER_FILE).partitionBy(*partition_by).parquet(
-            data_uri
-        )
+        writer.option("maxRecordsPerFile", MAX_RECORDS_PER_FILE).partitionBy(*partition_by).parquet(data_uri)
 
-    original_write = transform.write_curated
-    transform.write_curated = timed("cast, trim, dedupe, lineage, partitions, repartition + write", write)
-    transform.read_staging = timed("read (schema)", transform.read_staging)
+    original_write = job.write_curated
+    job.write_curated = timed("cast, trim, dedupe, lineage, partitions, repartition + write", write)
+    job.read_staging = timed("read (schema)", job.read_staging)
     DataFrame.count = timed("", DataFrame.count)  # type: ignore[method-assign]
 
     started = time.perf_counter()
@@ -224,7 +227,8 @@ def work_duckdb(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, 
 
     imported = time.perf_counter() - started
     from sluice_lib.contracts import parse_contract
-    from sluice_lib.transform_lambda.engine import Lineage, transform_folder
+    from sluice_lib.curated import Lineage
+    from sluice_lib.transform_lambda.engine import transform_folder
 
     found = parse_contract(contract(), "offers")
     lineage = Lineage(INGEST_ID, SOURCE_KEY, datetime.fromisoformat(INGESTED_AT))

@@ -12,12 +12,15 @@ from types import ModuleType
 import pytest
 from pyspark.sql import SparkSession
 
+from sluice_lib.contracts import load_contract_file
+
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = ROOT / "contracts"
 
 
 def _load_transform() -> ModuleType:
-    """glue/transform.py is a script, not a package module; load it once under the name `transform`."""
+    """glue/transform.py is a script, not a package module; load it once under the name `transform`. Its
+    package, glue/sluice_transform, is on the path (pyproject's pytest pythonpath), as its zip is on Glue's."""
     if "transform" in sys.modules:
         return sys.modules["transform"]
     spec = importlib.util.spec_from_file_location("transform", ROOT / "glue" / "transform.py")
@@ -43,6 +46,4 @@ def spark(transform: ModuleType) -> Iterator[SparkSession]:
 
 @pytest.fixture(scope="session")
 def offers_contract_json() -> str:
-    from sluice_lib.contracts import load_contract_file
-
     return load_contract_file(CONTRACTS / "offers.yaml").to_json()

@@ -22,6 +22,7 @@ from moto import mock_aws
 from pyspark.sql import SparkSession
 
 from sluice.local.glue import stage_inputs
+from sluice_lib.errors import JobArgumentError, StagingNotFoundError, StagingSchemaError
 
 pytestmark = pytest.mark.spark
 
@@ -73,9 +74,7 @@ def test_main_staging_table_missing_from_catalog_raises_staging_not_found(
     glue.create_database(DatabaseInput={"Name": "sluice"})
     source = write_staging(tmp_path, offers_staging(STAGING_ROWS))
 
-    with pytest.raises(
-        transform.StagingNotFoundError, match=r"catalog table sluice\.staging_offers does not exist"
-    ):
+    with pytest.raises(StagingNotFoundError, match=r"catalog table sluice\.staging_offers does not exist"):
         transform.main(
             [*job_args(source, tmp_path / "out", offers_contract_json), *CATALOG], glue_client=glue
         )
@@ -88,7 +87,7 @@ def test_main_run_partition_missing_from_catalog_raises_staging_not_found_naming
     catalog_staging_table(glue, {"other": str(source)})
 
     with pytest.raises(
-        transform.StagingNotFoundError,
+        StagingNotFoundError,
         match=r"sluice\.staging_offers has no partition ingest_id=ing42: neither the crawler nor RegisterPartition",
     ):
         transform.main(
@@ -103,7 +102,7 @@ def test_main_catalog_partition_elsewhere_than_source_raises_staging_not_found_w
     catalog_staging_table(glue, {"ing42": "s3://lake/staging/offers/ingest_id=old/"})
 
     with pytest.raises(
-        transform.StagingNotFoundError,
+        StagingNotFoundError,
         match=rf"is at s3://lake/staging/offers/ingest_id=old/, not at --source {source}",
     ):
         transform.main(
@@ -117,7 +116,7 @@ def test_main_staging_table_with_other_partition_keys_raises_staging_schema_erro
     source = write_staging(tmp_path, offers_staging(STAGING_ROWS))
     catalog_staging_table(glue, {}, keys=("dt",))
 
-    with pytest.raises(transform.StagingSchemaError, match=r"partitioned by \['dt'\], not \[ingest_id\]"):
+    with pytest.raises(StagingSchemaError, match=r"partitioned by \['dt'\], not \[ingest_id\]"):
         transform.main(
             [*job_args(source, tmp_path / "out", offers_contract_json), *CATALOG], glue_client=glue
         )
@@ -128,9 +127,7 @@ def test_main_staging_table_without_database_raises_job_argument_error(
 ):
     source = write_staging(tmp_path, offers_staging(STAGING_ROWS))
 
-    with pytest.raises(
-        transform.JobArgumentError, match="--staging_table staging_offers needs --staging_database"
-    ):
+    with pytest.raises(JobArgumentError, match="--staging_table staging_offers needs --staging_database"):
         transform.main(
             [*job_args(source, tmp_path / "out", offers_contract_json), "--staging_table", "staging_offers"]
         )

@@ -14,6 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
+from sluice_lib.contracts import load_contract_file
+from sluice_lib.errors import AggregateError, JobArgumentError, ReferenceSchemaError
+from sluice_transform.arguments import parse_job_args
+from sluice_transform.gold import compute_aggregate, restrict_to_partitions
+from sluice_transform.steps import join_references
+
 pytestmark = pytest.mark.spark
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
@@ -114,8 +120,6 @@ def read_rows(folder: Path, partition: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def streams_run(spark: SparkSession, transform: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from sluice_lib.contracts import load_contract_file
-
     root = tmp_path_factory.mktemp("streams")
     staging = root / "staging" / "streams" / "ingest_id=ing2"
     write_parquet(
@@ -199,71 +203,63 @@ def test_main_streams_manifest_gold_section_names_the_replaced_partitions(stream
     assert on_disk["gold"] == [gold]
 
 
-def test_join_references_reference_without_selected_column_names_it(
-    spark: SparkSession, transform: ModuleType
-):
+def test_join_references_reference_without_selected_column_names_it(spark: SparkSession):
     rows = spark.createDataFrame([(1, "x")], "user_id bigint, track_id string")
     users = spark.createDataFrame([(1, "Ada")], "user_id bigint, user_name string")
     join = {"dataset": "users", "on": ["user_id"], "how": "left", "select": ["user_name", "user_age"]}
 
-    with pytest.raises(transform.ReferenceSchemaError, match=r"join\[0\] \(users\).*no column user_age"):
-        transform.join_references(rows, [join], {"users": users})
+    with pytest.raises(ReferenceSchemaError, match=r"join\[0\] \(users\).*no column user_age"):
+        join_references(rows, [join], {"users": users})
 
 
-def test_join_references_inner_join_drops_rows_without_a_match(spark: SparkSession, transform: ModuleType):
+def test_join_references_inner_join_drops_rows_without_a_match(spark: SparkSession):
     rows = spark.createDataFrame([(1, "a"), (2, "b"), (None, "c")], "user_id bigint, note string")
     users = spark.createDataFrame([(1, "Ada"), (3, "Cy")], "user_id bigint, user_name string")
     join = {"dataset": "users", "on": ["user_id"], "how": "inner", "select": ["user_name"]}
 
-    got = transform.join_references(rows, [join], {"users": users}).collect()
+    got = join_references(rows, [join], {"users": users}).collect()
 
     assert [tuple(r) for r in got] == [(1, "a", "Ada")]
 
 
-def test_compute_aggregate_without_its_partition_column_names_what_the_sql_returns(
-    spark: SparkSession, transform: ModuleType
-):
+def test_compute_aggregate_without_its_partition_column_names_what_the_sql_returns(spark: SparkSession):
     view = spark.createDataFrame([(date(2025, 3, 1), 2)], "day date, n bigint")
     aggregate = {"name": "totals", "sql": "SELECT sum(n) AS n FROM events", "partition_by": ["day"]}
 
-    with pytest.raises(transform.AggregateError, match=r"\(totals\)\.partition_by .* day \(it returns n\)"):
-        transform.compute_aggregate(spark, aggregate, "events", view)
+    with pytest.raises(AggregateError, match=r"\(totals\)\.partition_by .* day \(it returns n\)"):
+        compute_aggregate(spark, aggregate, "events", view)
 
 
-def test_compute_aggregate_sql_error_names_the_aggregate(spark: SparkSession, transform: ModuleType):
+def test_compute_aggregate_sql_error_names_the_aggregate(spark: SparkSession):
     view = spark.createDataFrame([(1,)], "n bigint")
     aggregate = {"name": "totals", "sql": "SELECT nope FROM events"}
 
-    with pytest.raises(transform.AggregateError, match=r"\(totals\): the sql fails"):
-        transform.compute_aggregate(spark, aggregate, "events", view)
+    with pytest.raises(AggregateError, match=r"\(totals\): the sql fails"):
+        compute_aggregate(spark, aggregate, "events", view)
 
 
-def test_parse_job_args_references_not_an_object_is_an_argument_error(transform: ModuleType):
+def test_parse_job_args_references_not_an_object_is_an_argument_error():
     raw = {"run_id": "r", "dataset": "streams", "source": "/s/ingest_id=i", "output": "/o",
            "contract": json.dumps({"dataset": "streams", "schema": {"fields": [{"name": "a"}]}})}  # fmt: skip
 
-    with pytest.raises(transform.JobArgumentError, match="--references must be a JSON object"):
-        transform.parse_job_args({**raw, "references": '["users"]'}, local=True)
-    with pytest.raises(transform.JobArgumentError, match="local runtime needs local paths"):
-        transform.parse_job_args({**raw, "references": '{"users": "s3://lake/curated/users/"}'}, local=True)
+    with pytest.raises(JobArgumentError, match="--references must be a JSON object"):
+        parse_job_args({**raw, "references": '["users"]'}, local=True)
+    with pytest.raises(JobArgumentError, match="local runtime needs local paths"):
+        parse_job_args({**raw, "references": '{"users": "s3://lake/curated/users/"}'}, local=True)
     on_glue = {**raw, "staging_table": "staging_streams", "staging_database": "sluice"}
-    args = transform.parse_job_args(
-        {**on_glue, "references": '{"users": "s3://lake/curated/users/"}'}, local=False
-    )
+    args = parse_job_args({**on_glue, "references": '{"users": "s3://lake/curated/users/"}'}, local=False)
     assert args.references == {"users": "s3://lake/curated/users"}
 
 
-def test_restrict_to_partitions_keeps_rows_of_the_given_value_pairs_nulls_included(
-    spark: SparkSession, transform: ModuleType
-):
+def test_restrict_to_partitions_keeps_rows_of_the_given_value_pairs_nulls_included(spark: SparkSession):
     df = spark.createDataFrame(
         [(2025, 3, "a"), (2025, 4, "b"), (2024, 3, "c"), (None, 3, "d"), (2025, None, "e")],
         "year int, month int, note string",
     )
 
-    kept = transform.restrict_to_partitions(df, ["year", "month"], [(2025, 3), (None, 3)])
-    single = transform.restrict_to_partitions(df, ["year"], [(2024,)])
-    nothing = transform.restrict_to_partitions(df, ["year"], [])
+    kept = restrict_to_partitions(df, ["year", "month"], [(2025, 3), (None, 3)])
+    single = restrict_to_partitions(df, ["year"], [(2024,)])
+    nothing = restrict_to_partitions(df, ["year"], [])
 
     assert sorted(r.note for r in kept.collect()) == ["a", "d"]
     assert [r.note for r in single.collect()] == ["c"]

@@ -22,9 +22,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from sluice_lib.contracts import Contract, ContractStore, load_contract_text, parse_contract
+from sluice_lib.curated import Lineage
 from sluice_lib.models import SourceObject
 from sluice_lib.transform_engine import engines
-from sluice_lib.transform_lambda.engine import Lineage, transform_folder
+from sluice_lib.transform_lambda.engine import transform_folder
 from sluice_lib.transform_lambda.java_text import java_double_to_string
 from sluice_lib.validate.core import STAGING_FILE, _scan
 

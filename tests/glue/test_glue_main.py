@@ -25,6 +25,9 @@ from glue_offers import (
 from moto import mock_aws
 from pyspark.sql import SparkSession
 
+from sluice_lib.errors import JobArgumentError, StagingNotFoundError, StagingSchemaError
+from sluice_transform.arguments import ingest_id_from_path
+
 pytestmark = pytest.mark.spark
 
 
@@ -131,7 +134,7 @@ def test_main_staging_contradicting_contract_raises_staging_schema_error(
     table = table.set_column(5, "created", pa.array(["2025-03-01T10:00:00Z"] * 4))
     source = write_staging(tmp_path, table)
 
-    with pytest.raises(transform.StagingSchemaError, match=r"missing columns: risk; .*created \(string"):
+    with pytest.raises(StagingSchemaError, match=r"missing columns: risk; .*created \(string"):
         transform.main(job_args(source, tmp_path / "out", offers_contract_json))
     assert not (tmp_path / "out").exists()
 
@@ -141,7 +144,7 @@ def test_main_missing_staging_folder_raises_staging_not_found(
 ):
     source = tmp_path / "staging" / "offers" / "ingest_id=nothing"
 
-    with pytest.raises(transform.StagingNotFoundError, match="ingest_id=nothing"):
+    with pytest.raises(StagingNotFoundError, match="ingest_id=nothing"):
         transform.main(job_args(source, tmp_path / "out", offers_contract_json))
 
 
@@ -167,7 +170,7 @@ def test_main_bad_arguments_raise_job_argument_error_naming_the_argument(
 ):
     good = job_args(Path("/data/staging/offers/ingest_id=abc"), Path("/data/out"), offers_contract_json)
 
-    with pytest.raises(transform.JobArgumentError, match=message):
+    with pytest.raises(JobArgumentError, match=message):
         transform.main(change(good))
 
 
@@ -175,16 +178,14 @@ def test_main_contract_with_unknown_field_type_raises_job_argument_error(transfo
     contract = json.dumps({"dataset": "offers", "schema": {"fields": [{"name": "a", "type": "money"}]}})
     args = job_args(Path("/data/staging/offers/ingest_id=abc"), Path("/data/out"), contract)
 
-    with pytest.raises(
-        transform.JobArgumentError, match=r"schema.fields\[0\] \(a\) has unknown type 'money'"
-    ):
+    with pytest.raises(JobArgumentError, match=r"schema.fields\[0\] \(a\) has unknown type 'money'"):
         transform.main(args)
 
 
-def test_ingest_id_from_path_reads_the_ingest_folder(transform: ModuleType):
-    assert transform.ingest_id_from_path("s3://lake/staging/offers/ingest_id=9f3a/") == "9f3a"
-    assert transform.ingest_id_from_path("/x/ingest_id=9f3a/part-00000.parquet") == "9f3a"
-    assert transform.ingest_id_from_path("/x/staging/offers") is None
+def test_ingest_id_from_path_reads_the_ingest_folder():
+    assert ingest_id_from_path("s3://lake/staging/offers/ingest_id=9f3a/") == "9f3a"
+    assert ingest_id_from_path("/x/ingest_id=9f3a/part-00000.parquet") == "9f3a"
+    assert ingest_id_from_path("/x/staging/offers") is None
 
 
 def test_main_on_glue_inits_the_job_reads_through_the_catalog_and_commits_after_the_manifest(
@@ -215,8 +216,8 @@ def test_main_on_glue_inits_the_job_reads_through_the_catalog_and_commits_after_
             ("commit", None),
         ]  # fmt: skip
         assert manifest["rows_written"] == 3
-        with pytest.raises(transform.JobArgumentError, match="missing required arguments: --JOB_NAME"):
+        with pytest.raises(JobArgumentError, match="missing required arguments: --JOB_NAME"):
             transform.main(glue_args[2:], glue_client=glue)
         without_table = glue_args[: glue_args.index("--staging_table")]
-        with pytest.raises(transform.JobArgumentError, match="--staging_table is required on Glue"):
+        with pytest.raises(JobArgumentError, match="--staging_table is required on Glue"):
             transform.main(without_table, glue_client=glue)

@@ -9,6 +9,18 @@ from types import ModuleType
 import pytest
 from pyspark.sql import DataFrame, Row, SparkSession
 
+from sluice_lib.curated import Lineage
+from sluice_lib.errors import StagingSchemaError
+from sluice_transform.conform import (
+    cast_to_contract,
+    check_staging_schema,
+    dedupe_by_key,
+    normalise_column_names,
+    trim_strings,
+)
+from sluice_transform.lineage import add_lineage
+from sluice_transform.steps import add_partition_columns, apply_steps, build_curated
+
 pytestmark = pytest.mark.spark
 
 
@@ -27,40 +39,34 @@ def rows(df: DataFrame) -> list[tuple]:
     return [tuple(aware(v) for v in r) for r in df.collect()]
 
 
-def test_normalise_column_names_mixed_styles_become_lower_snake_case(
-    spark: SparkSession, transform: ModuleType
-):
+def test_normalise_column_names_mixed_styles_become_lower_snake_case(spark: SparkSession):
     df = spark.createDataFrame(
         [(1, 2, 3, 4, 5)], ["Offer ID", "accountTypeCode", " risk-level ", "HTTPCode", "1st"]
     )
 
-    out = transform.normalise_column_names(df)
+    out = normalise_column_names(df)
 
     assert out.columns == ["offer_id", "account_type_code", "risk_level", "http_code", "_1st"]
     assert rows(out) == [(1, 2, 3, 4, 5)]
 
 
-def test_normalise_column_names_two_columns_with_one_name_raise_staging_schema_error(
-    spark: SparkSession, transform: ModuleType
-):
+def test_normalise_column_names_two_columns_with_one_name_raise_staging_schema_error(spark: SparkSession):
     df = spark.createDataFrame([(1, 2)], ["Offer ID", "offer_id"])
 
-    with pytest.raises(transform.StagingSchemaError, match=r"offer_id <- \['Offer ID', 'offer_id'\]"):
-        transform.normalise_column_names(df)
+    with pytest.raises(StagingSchemaError, match=r"offer_id <- \['Offer ID', 'offer_id'\]"):
+        normalise_column_names(df)
 
 
-def test_trim_strings_strips_whitespace_of_string_columns_only(spark: SparkSession, transform: ModuleType):
+def test_trim_strings_strips_whitespace_of_string_columns_only(spark: SparkSession):
     df = spark.createDataFrame([("  a b ", 1, "\tx\n"), (None, 2, "y")], "s string, n bigint, t string")
 
-    out = transform.trim_strings(df)
+    out = trim_strings(df)
 
     assert out.schema.simpleString() == "struct<s:string,n:bigint,t:string>"
     assert rows(out) == [("a b", 1, "x"), (None, 2, "y")]
 
 
-def test_cast_to_contract_selects_fields_in_contract_order_with_curated_types(
-    spark: SparkSession, transform: ModuleType
-):
+def test_cast_to_contract_selects_fields_in_contract_order_with_curated_types(spark: SparkSession):
     fields = [
         {"name": "created", "type": "datetime"},
         {"name": "qty", "type": "integer"},
@@ -77,7 +83,7 @@ def test_cast_to_contract_selects_fields_in_contract_order_with_curated_types(
         "created timestamp_ntz",
     )
 
-    out = transform.cast_to_contract(df, fields)
+    out = cast_to_contract(df, fields)
 
     assert out.schema.simpleString() == (
         "struct<created:timestamp,qty:bigint,price:double,ok:boolean,day:date,yr:int,at:string,name:string>"
@@ -88,9 +94,7 @@ def test_cast_to_contract_selects_fields_in_contract_order_with_curated_types(
     ]
 
 
-def test_check_staging_schema_names_missing_and_uncastable_columns(
-    spark: SparkSession, transform: ModuleType
-):
+def test_check_staging_schema_names_missing_and_uncastable_columns(spark: SparkSession):
     schema = spark.createDataFrame([], "account bigint, created string, qty int").schema
     fields = [
         {"name": "account", "type": "string"},
@@ -99,8 +103,8 @@ def test_check_staging_schema_names_missing_and_uncastable_columns(
         {"name": "risk", "type": "string"},
     ]
 
-    with pytest.raises(transform.StagingSchemaError) as info:
-        transform.check_staging_schema(schema, fields)
+    with pytest.raises(StagingSchemaError) as info:
+        check_staging_schema(schema, fields)
 
     assert str(info.value) == (
         "staging data contradicts the contract: missing columns: risk; types that cannot be cast: "
@@ -108,7 +112,7 @@ def test_check_staging_schema_names_missing_and_uncastable_columns(
     )
 
 
-def test_check_staging_schema_accepts_staging_types_of_validate(spark: SparkSession, transform: ModuleType):
+def test_check_staging_schema_accepts_staging_types_of_validate(spark: SparkSession):
     schema = spark.createDataFrame(
         [], "s string, i bigint, n double, b boolean, d date, t timestamp, y bigint"
     ).schema
@@ -122,10 +126,10 @@ def test_check_staging_schema_accepts_staging_types_of_validate(spark: SparkSess
         {"name": "y", "type": "year"},
     ]
 
-    transform.check_staging_schema(schema, fields)
+    check_staging_schema(schema, fields)
 
 
-def test_dedupe_by_key_keeps_last_row_by_order_by_then_tiebreak(spark: SparkSession, transform: ModuleType):
+def test_dedupe_by_key_keeps_last_row_by_order_by_then_tiebreak(spark: SparkSession):
     df = spark.createDataFrame(
         [
             ("a", 1, utc("2025-03-01T00:00:00+00:00"), "old", 0),
@@ -140,7 +144,7 @@ def test_dedupe_by_key_keeps_last_row_by_order_by_then_tiebreak(spark: SparkSess
         "k string, k2 int, created timestamp, v string, line bigint",
     )
 
-    out = transform.dedupe_by_key(df, ["k", "k2"], "created", "line")
+    out = dedupe_by_key(df, ["k", "k2"], "created", "line")
 
     assert sorted((r.k, r.k2, r.v) for r in out.collect()) == [
         ("a", 1, "newest"),
@@ -151,24 +155,22 @@ def test_dedupe_by_key_keeps_last_row_by_order_by_then_tiebreak(spark: SparkSess
     assert out.columns == ["k", "k2", "created", "v", "line"]
 
 
-def test_dedupe_by_key_without_order_by_keeps_last_line(spark: SparkSession, transform: ModuleType):
+def test_dedupe_by_key_without_order_by_keeps_last_line(spark: SparkSession):
     df = spark.createDataFrame([("a", "first", 0), ("a", "second", 1)], "k string, v string, line bigint")
 
-    out = transform.dedupe_by_key(df, ["k"], None, "line")
+    out = dedupe_by_key(df, ["k"], None, "line")
 
     assert rows(out) == [("a", "second", 1)]
 
 
-def test_add_lineage_stamps_ids_and_hashes_contract_fields_null_safe(
-    spark: SparkSession, transform: ModuleType
-):
+def test_add_lineage_stamps_ids_and_hashes_contract_fields_null_safe(spark: SparkSession):
     df = spark.createDataFrame(
         [("ab", 12, utc("2025-03-01T10:00:00.5+01:00"), None), ("ab", None, None, True)],
         "s string, n bigint, t timestamp, b boolean",
     )
     ingested = utc("2025-03-02T08:00:00+02:00")
 
-    out = transform.add_lineage(
+    out = add_lineage(
         df,
         ingest_id="ing1",
         source_key="incoming/x/f.csv",
@@ -187,10 +189,10 @@ def test_add_lineage_stamps_ids_and_hashes_contract_fields_null_safe(
     assert out.schema["_ingested_at"].dataType.simpleString() == "timestamp"
 
 
-def test_add_lineage_hash_distinguishes_shifted_values_and_nulls(spark: SparkSession, transform: ModuleType):
+def test_add_lineage_hash_distinguishes_shifted_values_and_nulls(spark: SparkSession):
     df = spark.createDataFrame([("a|b", "c"), ("a", "b|c"), ("", None), (None, "")], "x string, y string")
 
-    out = transform.add_lineage(
+    out = add_lineage(
         df,
         ingest_id="i",
         source_key=None,
@@ -203,29 +205,27 @@ def test_add_lineage_hash_distinguishes_shifted_values_and_nulls(spark: SparkSes
     assert [r._source_key for r in out.collect()] == [None] * 4
 
 
-def test_add_partition_columns_date_parts_are_utc_ints(spark: SparkSession, transform: ModuleType):
+def test_add_partition_columns_date_parts_are_utc_ints(spark: SparkSession):
     df = spark.createDataFrame([(utc("2025-04-01T01:30:00+02:00"),)], "created timestamp")
 
-    out = transform.add_partition_columns(df, {"field": "created", "parts": ["year", "month", "day", "hour"]})
+    out = add_partition_columns(df, {"field": "created", "parts": ["year", "month", "day", "hour"]})
 
     assert out.schema.simpleString() == "struct<created:timestamp,year:int,month:int,day:int,hour:int>"
     assert [tuple(r)[1:] for r in out.collect()] == [(2025, 3, 31, 23)]
 
 
-def test_add_partition_columns_plain_columns_pass_through_or_must_exist(
-    spark: SparkSession, transform: ModuleType
-):
+def test_add_partition_columns_plain_columns_pass_through_or_must_exist(spark: SparkSession):
     df = spark.createDataFrame([("low", 1)], "risk string, n bigint")
 
-    assert rows(transform.add_partition_columns(df, {"columns": ["risk"]})) == [("low", 1)]
+    assert rows(add_partition_columns(df, {"columns": ["risk"]})) == [("low", 1)]
     with pytest.raises(ValueError, match="partition columns not in the data: region"):
-        transform.add_partition_columns(df, {"columns": ["region"]})
+        add_partition_columns(df, {"columns": ["region"]})
 
 
-def test_apply_steps_renames_then_derives_then_filters(spark: SparkSession, transform: ModuleType):
+def test_apply_steps_renames_then_derives_then_filters(spark: SparkSession):
     df = spark.createDataFrame([("a", 1), ("b", 5), ("c", 10)], "code string, qty bigint")
 
-    out = transform.apply_steps(
+    out = apply_steps(
         df,
         rename={"qty": "quantity"},
         derive={"double_qty": "quantity * 2", "label": "concat(code, '-', double_qty)"},
@@ -242,27 +242,23 @@ def test_apply_steps_derive_runs_in_ansi_mode_invalid_cast_fails_and_try_cast_is
     transform.configure_session(spark)
     df = spark.createDataFrame([("a", "12"), ("b", "x")], "code string, qty string")
 
-    safe = transform.apply_steps(df, derive={"n": "try_cast(qty AS int)"})
+    safe = apply_steps(df, derive={"n": "try_cast(qty AS int)"})
     assert rows(safe) == [("a", "12", 12), ("b", "x", None)]
-    strict = transform.apply_steps(df, derive={"n": "cast(qty AS int)"})
+    strict = apply_steps(df, derive={"n": "cast(qty AS int)"})
     with pytest.raises(Exception, match="CAST_INVALID_INPUT"):
         strict.collect()
 
 
-def test_apply_steps_unknown_names_raise_value_error_naming_the_step(
-    spark: SparkSession, transform: ModuleType
-):
+def test_apply_steps_unknown_names_raise_value_error_naming_the_step(spark: SparkSession):
     df = spark.createDataFrame([("a", 1)], "code string, qty bigint")
 
     with pytest.raises(ValueError, match="rename names unknown columns: nope"):
-        transform.apply_steps(df, rename={"nope": "x"})
+        apply_steps(df, rename={"nope": "x"})
     with pytest.raises(ValueError, match=r"derive\.bad \(missing \+ 1\)"):
-        transform.apply_steps(df, derive={"bad": "missing + 1"})
+        apply_steps(df, derive={"bad": "missing + 1"})
 
 
-def test_build_curated_filter_applies_after_dedupe_and_columns_are_ordered(
-    spark: SparkSession, transform: ModuleType
-):
+def test_build_curated_filter_applies_after_dedupe_and_columns_are_ordered(spark: SparkSession):
     contract = {
         "dataset": "orders",
         "schema": {
@@ -291,9 +287,9 @@ def test_build_curated_filter_applies_after_dedupe_and_columns_are_ordered(
         ],
         "Order_Id string, Status string, Updated timestamp",
     )
-    lineage = transform.Lineage("ing1", None, utc("2025-03-01T00:00:00+00:00"))
+    lineage = Lineage("ing1", None, utc("2025-03-01T00:00:00+00:00"))
 
-    out = transform.build_curated(staging, contract, lineage)
+    out = build_curated(staging, contract, lineage)
 
     assert out.columns == [
         "order_id", "state", "updated", "open",

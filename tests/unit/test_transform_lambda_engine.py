@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from sluice_lib.contracts import Contract, ContractStore, load_contract_text, parse_contract
+from sluice_lib.curated import Lineage
 from sluice_lib.errors import LambdaEngineIneligibleError, StagingNotFoundError, StagingSchemaError
 from sluice_lib.transform_engine import choose_engine, engines, lambda_blockers
-from sluice_lib.transform_lambda.engine import Lineage, partition_text, transform_folder
+from sluice_lib.transform_lambda.engine import partition_text, transform_folder
 from sluice_lib.transform_lambda.java_text import java_double_to_string
 
 ROOT = Path(__file__).resolve().parents[2]

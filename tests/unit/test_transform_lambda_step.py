@@ -134,7 +134,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 import importlib.util
 from sluice_lib.contracts import ContractStore
-from sluice_lib.transform_lambda.engine import Lineage, transform_folder
+from sluice_lib.curated import Lineage
+from sluice_lib.transform_lambda.engine import transform_folder
 spec = importlib.util.spec_from_file_location("h", {str(ROOT / "functions/transform_lambda/app.py")!r})
 spec.loader.exec_module(importlib.util.module_from_spec(spec))
 contract = ContractStore(Path({str(ROOT / "contracts")!r})).get("offers")

@@ -4,6 +4,9 @@ model. Pure: no Spark, no boto3, no pydantic, so the Glue job can ship it with `
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sluice_lib.errors import StagingSchemaError
 
@@ -44,6 +47,15 @@ HIVE_TYPES = {
 }
 
 
+@dataclass(frozen=True)
+class Lineage:
+    """Where a run's rows came from; stamped on every curated row as LINEAGE_COLUMNS."""
+
+    ingest_id: str
+    source_key: str | None
+    ingested_at: datetime
+
+
 def snake_case(name: str) -> str:
     """`Offer ID`, `offerId`, `offer-id` -> `offer_id`; a leading digit gets a `_` prefix."""
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name.strip())
@@ -54,6 +66,33 @@ def snake_case(name: str) -> str:
     return f"_{s}" if s[0].isdigit() else s
 
 
+def partitions_of(files: Sequence[str]) -> list[str]:
+    """The partition directories (`year=2025/month=3`) holding `files` (paths relative to the table), sorted:
+    the manifest's `partitions`."""
+    return sorted({f.rsplit("/", 1)[0] for f in files if "/" in f})
+
+
 def staging_partition(ingest_id: str) -> str:
     """The staging partition directory of one run: `ingest_id=<id>`."""
     return f"{STAGING_PARTITION_KEY}={ingest_id}"
+
+
+def snake_case_columns(columns: Sequence[str]) -> list[str]:
+    """Staging column names in lower snake case; two columns that end up with one name are an error."""
+    names = [snake_case(c) for c in columns]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        pairs = "; ".join(
+            f"{n} <- {[c for c, m in zip(columns, names, strict=True) if m == n]}" for n in clashes
+        )
+        raise StagingSchemaError(f"staging columns collide after normalising names: {pairs}")
+    return names
+
+
+def raise_if_staging_contradicts(missing: Sequence[str], wrong: Sequence[str]) -> None:
+    """Raises StagingSchemaError naming the contract columns staging lacks (`missing`) and those whose staging
+    type the contract's cannot take (`wrong`: `name (staging type, contract says type)`), if any."""
+    problems = [f"missing columns: {', '.join(missing)}"] if missing else []
+    problems += [f"types that cannot be cast: {', '.join(wrong)}"] if wrong else []
+    if problems:
+        raise StagingSchemaError("staging data contradicts the contract: " + "; ".join(problems))

@@ -1,5 +1,8 @@
 """Errors named for Step Functions: the class name is what the ASL's Retry and Catch blocks match."""
 
+# Exception classes only, no imports: the Glue job ships this module in its --extra-py-files zip
+# (tests/unit/test_curated_pure.py keeps it importable without Spark, boto3, pydantic or PyYAML).
+
 
 class SluiceError(Exception):
     """Base class of every error sluice raises on purpose."""
@@ -119,11 +122,12 @@ class BadRecordsQueueError(SluiceError):
     """The bad-records queue did not accept some messages, even after sending them again."""
 
 
-# --- the transform's Lambda engine (sluice_lib.transform_lambda); the Glue job raises errors of the same names
+# --- the transform: both engines, the Glue job (glue/, which ships this module in --extra-py-files) and the
+# DuckDB Lambda (sluice_lib.transform_lambda). A failed job run's error message starts with the class name.
 
 
 class StagingNotFoundError(SluiceError):
-    """The run's staging location holds no readable Parquet file."""
+    """The run's staging location holds no readable Parquet file, or the catalog does not have it there."""
 
 
 class StagingSchemaError(SluiceError):
@@ -132,3 +136,19 @@ class StagingSchemaError(SluiceError):
 
 class LambdaEngineIneligibleError(SluiceError):
     """The contract needs Spark (joins, derive, filter, aggregates): its runs go to the Glue job."""
+
+
+class JobArgumentError(SluiceError):
+    """A Glue job argument is missing or malformed."""
+
+
+class ReferenceNotFoundError(SluiceError):
+    """A dataset the contract joins has no curated data at the location the job's --references gives."""
+
+
+class ReferenceSchemaError(SluiceError):
+    """A joined dataset's curated table lacks the key or selected columns the contract names."""
+
+
+class AggregateError(SluiceError):
+    """An aggregate's SQL fails, or its result lacks the partition or serving columns the contract names."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 import json
 import os
 import shutil
@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,12 @@ from typing import Any
 
 import boto3
 import pyarrow.parquet as pq
+from moto.glue import models, responses
+from moto.glue.models import glue_backends
+from moto.moto_api import state_manager
 
+from sluice.glue_library import EXTRA_PY_FILES, extra_py_files
+from sluice.local.job_imports import JobImporter
 from sluice.local.stack import ACCOUNT, REGION, Stack
 
 _ARROW_TO_GLUE = {
@@ -128,7 +134,11 @@ class LocalGlue:
     # Called with (job name, run id) as a run starts; an exception it raises fails the run (sluice.local.faults).
     run_fault_hook: Callable[[str, str], None] | None = None
     jvm_log: Path | None = None
-    _scripts: dict[Path, ModuleType] = field(default_factory=dict)
+    _scripts: dict[tuple[Path, tuple[str, ...]], ModuleType] = field(default_factory=dict)
+    _libraries: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sluice-glue-lib-")))
+
+    def __post_init__(self) -> None:
+        weakref.finalize(self, shutil.rmtree, self._libraries, True)
 
     def _start_spark(self, script: ModuleType) -> None:
         """Creates the process's SparkSession once; the JVM's own stderr chatter goes to jvm_log."""
@@ -147,21 +157,37 @@ class LocalGlue:
                 os.close(saved)
 
     # ------------------------------------------------------------------ jobs
-    def _script(self, path: Path) -> ModuleType:
-        if path not in self._scripts:
-            spec = importlib.util.spec_from_file_location(f"sluice_glue_{path.stem}", path)
-            if spec is None or spec.loader is None:
-                raise ImportError(f"cannot load Glue script {path}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
-            self._scripts[path] = module
-        return self._scripts[path]
+    def _fetch_libraries(self, s3: Any, arguments: dict[str, str]) -> list[Path]:
+        """The files the job's `--extra-py-files` lists, from (emulated) S3 as Glue fetches them before the script
+        starts; a missing one fails the run there."""
+        paths = []
+        for uri in extra_py_files(arguments):
+            bucket, key = split_s3(uri)
+            try:
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except s3.exceptions.NoSuchKey:
+                raise FileNotFoundError(
+                    f"{EXTRA_PY_FILES} {uri}: no such object, so the job run fails before its script starts "
+                    "(make deploy uploads the job's library; docs/operations.md)"
+                ) from None
+            # By content: a run of the same library reuses its modules, another library gets its own.
+            path = self._libraries / hashlib.sha256(body).hexdigest()[:16] / key.rsplit("/", 1)[-1]
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(body)
+            paths.append(path)
+        return paths
+
+    def _script(self, path: Path, libraries: list[Path]) -> ModuleType:
+        """The job's script, imported as Glue imports it: the project's modules from `libraries` only."""
+        digests = tuple(p.parent.name for p in libraries)
+        if (path, digests) not in self._scripts:
+            namespace = "_sluice_glue_" + hashlib.sha256(f"{path}|{digests}".encode()).hexdigest()[:12]
+            self._scripts[(path, digests)] = JobImporter(libraries, namespace).load_script(path)
+        return self._scripts[(path, digests)]
 
     def run_job(self, job_name: str, run_id: str, arguments: dict[str, str]) -> None:
         """Runs the job's script with its arguments; s3:// locations are staged through local folders."""
-        from moto.glue.models import glue_backends
-
         job_run = glue_backends[ACCOUNT][REGION].get_job_run(job_name, run_id)
         started = time.perf_counter()
         state, error = "SUCCEEDED", None
@@ -177,7 +203,13 @@ class LocalGlue:
                 output_uri = args.get("--output", "")
                 # The script resolves --source through the catalog when given --staging_table; it stages
                 # the partition's location through `stage` and checks it against the S3 --source.
-                unstaged = {"--output", "--TempDir", *(("--source",) if args.get("--staging_table") else ())}
+                unstaged = {
+                    "--output",
+                    "--TempDir",
+                    EXTRA_PY_FILES,
+                    *(("--source",) if args.get("--staging_table") else ()),
+                }
+                script = self._script(self.stack.job_scripts[job_name], self._fetch_libraries(s3, args))
                 for name, value in args.items():
                     if name not in unstaged:
                         args[name] = stage_inputs(s3, value, work / "inputs" / name.lstrip("-"))
@@ -186,7 +218,6 @@ class LocalGlue:
                 argv = ["--JOB_NAME", job_name]
                 for key, value in args.items():
                     argv += [key, value]
-                script = self._script(self.stack.job_scripts[job_name])
                 self._start_spark(script)
                 script.main(
                     argv,
@@ -209,8 +240,6 @@ class LocalGlue:
     # ------------------------------------------------------------------ crawler
     def crawl(self, crawler_name: str) -> None:
         """Infers one table per dataset folder under the crawler's S3 targets and their partitions."""
-        from moto.glue.models import glue_backends
-
         backend = glue_backends[ACCOUNT][REGION]
         crawler = backend.crawlers[crawler_name]
         crawl = crawler.crawls[-1]
@@ -303,8 +332,6 @@ def install(local: LocalGlue) -> None:
 
     The hooks are installed once per process and call the most recently installed LocalGlue.
     """
-    from moto.moto_api import state_manager
-
     # Our runtime decides when runs and crawls end; moto's state machine must not advance them.
     for model in ("glue::job_run", "glue::crawl"):
         state_manager.set_transition(model_name=model, transition={"progression": "manual", "times": 10**9})
@@ -316,16 +343,12 @@ def install(local: LocalGlue) -> None:
 
 def uninstall() -> None:
     """Detaches the local Glue: moto's own behaviour applies again outside an emulator session."""
-    from moto.moto_api import state_manager
-
     _active.clear()
     for model in ("glue::job_run", "glue::crawl"):
         state_manager.unset_transition(model_name=model)
 
 
 def _patch_moto_glue() -> None:
-    from moto.glue import models
-
     original_start_job_run = models.GlueBackend.start_job_run
     original_start_crawler = models.GlueBackend.start_crawler
 
@@ -359,8 +382,6 @@ def _patch_moto_glue() -> None:
     models.GlueBackend.start_crawler = start_crawler  # type: ignore[method-assign]
 
     # GetCrawler's hook sits on the API action, not the backend: the backend's start_crawler calls get_crawler.
-    from moto.glue import responses
-
     original_get_crawler = responses.GlueResponse.get_crawler
 
     def get_crawler(self: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from sluice import glue_library
 from sluice.local.template import ARTIFACT_BUCKET, Resolver, SamApp, evaluate_conditions
 
 log = logging.getLogger(__name__)
@@ -333,6 +334,12 @@ def _provision_own(session: boto3.Session, stack: Stack, own: dict[str, Any], re
             )
             stack.job_scripts[props["Name"]] = (stack.app.root / command["ScriptLocation"]).resolve()
             stack.job_default_args[props["Name"]] = props.get("DefaultArguments", {})
+            if glue_library.extra_py_files(props.get("DefaultArguments", {})):
+                # What `make deploy` does after `sam deploy`: the job's library where its --extra-py-files says.
+                bucket, key = glue_library.library_location(props["DefaultArguments"])
+                session.client("s3").put_object(
+                    Bucket=bucket, Key=key, Body=glue_library.build(stack.app.root)
+                )
         elif kind == "AWS::StepFunctions::StateMachine":
             definition = props["DefinitionString"]
             for key, value in props.get("DefinitionSubstitutions", {}).items():

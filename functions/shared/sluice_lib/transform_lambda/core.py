@@ -14,11 +14,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sluice_lib.contracts import parse_contract
-from sluice_lib.curated import DATA_FOLDER, MANIFEST_NAME
+from sluice_lib.curated import DATA_FOLDER, MANIFEST_NAME, Lineage
 from sluice_lib.errors import StagingNotFoundError
 from sluice_lib.models import TransformLambdaOutput, ValidateOutput
 from sluice_lib.raw import parse_s3_uri
-from sluice_lib.transform_lambda.engine import Lineage, transform_folder
+from sluice_lib.transform_lambda.engine import transform_folder
 
 DELETES_PER_REQUEST = 1000  # DeleteObjects' limit
 

@@ -1,5 +1,6 @@
-"""The transform on DuckDB: a run's typed staging Parquet -> curated Parquet + manifest, as glue/transform.py
-`run()` writes them, for the contracts sluice_lib.transform_engine lets the Lambda engine take.
+"""The transform on DuckDB: a run's typed staging Parquet -> curated Parquet + manifest, as the Glue job's
+`sluice_transform.job.run()` writes them, for the contracts sluice_lib.transform_engine lets the Lambda engine
+take.
 
 Same in both engines (tests/glue/test_glue_lambda_engine_parity.py holds them to it): the rows and values;
 the column order (data columns, `_ingest_id`, `_source_key`, `_ingested_at`, `_row_hash`, partition columns);
@@ -28,7 +29,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,12 @@ from sluice_lib.curated import (
     LINEAGE_COLUMNS,
     LINEAGE_TYPES,
     MANIFEST_NAME,
-    snake_case,
+    Lineage,
+    partitions_of,
+    raise_if_staging_contradicts,
+    snake_case_columns,
 )
-from sluice_lib.errors import LambdaEngineIneligibleError, StagingNotFoundError, StagingSchemaError
+from sluice_lib.errors import LambdaEngineIneligibleError, StagingNotFoundError
 from sluice_lib.transform_engine import lambda_blockers
 from sluice_lib.transform_lambda.java_text import java_double_to_string
 
@@ -69,15 +73,6 @@ _FINAL_TERMINATORS = r"[\x{85}\x{2028}\x{2029}]"
 _ESCAPED = frozenset(
     [*map(chr, range(1, 32)), '"', "#", "%", "'", "*", "/", ":", "=", "?", "\\", "\x7f", "{", "[", "]", "^"]
 )
-
-
-@dataclass(frozen=True)
-class Lineage:
-    """Where the rows came from; stamped on every curated row."""
-
-    ingest_id: str
-    source_key: str | None
-    ingested_at: datetime
 
 
 # --- names and types ------------------------------------------------------------------------------------
@@ -134,20 +129,14 @@ def _read_parquet(path: Path) -> str:
 
 def _staging_columns(con: Any, files: Sequence[Path], fields: Sequence[FieldSpec]) -> dict[str, str]:
     """Contract field -> staging column name; raises StagingSchemaError naming every problem."""
-    import duckdb
+    import duckdb  # only the TransformInLambda function needs it (its own layer holds it)
 
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {_read_parquet(files[0])}").fetchall()
     except duckdb.Error as exc:
         raise StagingNotFoundError(f"{files[0]}: not readable Parquet ({exc})") from exc
     staged = [(name, kind) for name, kind, *_ in described if name != "file_row_number"]
-    names = [snake_case(n) for n, _ in staged]
-    clashes = sorted({n for n in names if names.count(n) > 1})
-    if clashes:
-        pairs = "; ".join(
-            f"{n} <- {[c for (c, _), m in zip(staged, names, strict=True) if m == n]}" for n in clashes
-        )
-        raise StagingSchemaError(f"staging columns collide after normalising names: {pairs}")
+    names = snake_case_columns([name for name, _ in staged])
     by_name = dict(zip(names, staged, strict=True))
     missing = [f.name for f in fields if f.name not in by_name]
     wrong = [
@@ -155,10 +144,7 @@ def _staging_columns(con: Any, files: Sequence[Path], fields: Sequence[FieldSpec
         for f in fields
         if f.name in by_name and not _accepts(f.type, by_name[f.name][1])
     ]
-    problems = [f"missing columns: {', '.join(missing)}"] if missing else []
-    problems += [f"types that cannot be cast: {', '.join(wrong)}"] if wrong else []
-    if problems:
-        raise StagingSchemaError("staging data contradicts the contract: " + "; ".join(problems))
+    raise_if_staging_contradicts(missing, wrong)
     return {f.name: by_name[f.name][0] for f in fields}
 
 
@@ -378,7 +364,7 @@ def transform_folder(
         "rows_read": rows_read,
         "rows_deduped": rows_read - rows_written,
         "rows_written": rows_written,
-        "partitions": sorted({f.rsplit("/", 1)[0] for f in files_out if "/" in f}),
+        "partitions": partitions_of(files_out),
         "files": files_out,
         "columns": [{"name": n, "type": types[n]} for n in names],
         "partition_keys": [{"name": n, "type": t} for n, _, t in shape.parts],
