@@ -320,11 +320,11 @@ def test_estimate_one_megabyte_offers_file_takes_the_lambda_engine_and_meets_the
     assert result.engine == "lambda"
     assert "TransformInLambda" in result.path.states and "Transform" not in result.path.states
     assert "Glue job" not in result.by_service()
-    transform = next(line for line in result.lines if line.what.startswith("TransformLambda"))
+    transform = next(line for line in result.lines if line.what.startswith("TransformInLambda"))
     # 1 s cold start + 0.3 s + 1 MB x 0.031 s + (0.45 + 0.9) MB / 80 MB/s = 1.347875 s at 1769 MB:
     # 1769 / 1024 x 1.347875 = 2.328507 GB-s x $0.0000133334 (arm64) + $0.0000002 request
     # + 1536 MB of /tmp above 512 / 1024 x 1.347875 s x $0.0000000309
-    assert transform.what == "TransformLambda: 1 call, 1769 MB arm64"
+    assert transform.what == "TransformInLambda: 1 call, 1769 MB arm64"
     assert transform.quantity == pytest.approx(2.328507, rel=1e-5)
     assert transform.usd == pytest.approx(
         2.328507 * 0.0000133334 + 0.0000002 + 2.0218125 * 0.0000000309, rel=1e-5

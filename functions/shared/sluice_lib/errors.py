@@ -1,5 +1,17 @@
 """Errors named for Step Functions: the class name is what the ASL's Retry and Catch blocks match."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # typing only: this module imports neither boto3 nor botocore
+    from botocore.exceptions import ClientError
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a botocore ClientError (`NoSuchKey`, `EntityNotFoundException`, ...), or ""."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
 
 class SluiceError(Exception):
     """Base class of every error sluice raises on purpose."""
