@@ -86,26 +86,23 @@ def test_validate_run_with_too_many_bad_rows_records_the_counts_then_raises(aws:
     assert item["counts"] == {"rows_in": 3, "rows_valid": 1, "rows_rejected": 2, "bytes_in": len(body)}
 
 
-def test_validate_input_reads_the_eventbridge_object_created_event() -> None:
-    request = ValidateInput.model_validate(load_event("validate_offers"))
+@pytest.mark.parametrize(
+    ("sample", "model", "key"),
+    [
+        ("validate_offers", S3EventNotificationEventBridgeModel, "incoming/offers/offers.csv"),
+        # S3 notifications URL-encode the key: incoming/offers/M%C3%A4rz+offers.csv
+        ("validate_s3_notification", S3Model, "incoming/offers/März offers.csv"),
+    ],
+)
+def test_validate_input_reads_both_upload_events_into_their_powertools_models(
+    sample: str, model: type, key: str
+) -> None:
+    request = ValidateInput.model_validate(load_event(sample))
 
-    assert isinstance(request.event, S3EventNotificationEventBridgeModel)
+    assert isinstance(request.event, model)
     assert source_of(request.event) == SourceObject(
         bucket="sluice-raw-local",
-        key="incoming/offers/offers.csv",
-        version_id=None,
-        etag="b1946ac92492d2347c6235b4d2611184",
-        size=1048,
-    )
-
-
-def test_validate_input_reads_an_s3_notification_with_its_key_url_decoded() -> None:
-    request = ValidateInput.model_validate(load_event("validate_s3_notification"))
-
-    assert isinstance(request.event, S3Model)
-    assert source_of(request.event) == SourceObject(
-        bucket="sluice-raw-local",
-        key="incoming/offers/März offers.csv",
+        key=key,
         version_id=None,
         etag="b1946ac92492d2347c6235b4d2611184",
         size=1048,

@@ -26,6 +26,8 @@ from pydantic import (
 from sluice_lib.errors import InvalidEventError
 
 INCOMING_PREFIX = "incoming/"
+RunStatus = Literal["RUNNING", "SUCCEEDED", "REJECTED", "FAILED"]  # a run's status in the runs ledger
+NotificationStatus = Literal["SUCCEEDED", "REJECTED", "FAILED"]  # the status a run's one notification reports
 
 
 class _Model(BaseModel):
@@ -279,8 +281,6 @@ class ArchiveOutput(_Model):
 
 # --- RejectFile (Validate's Catch) ----------------------------------------------------------------------------
 
-RunStatus = Literal["RUNNING", "SUCCEEDED", "REJECTED", "FAILED"]
-
 
 class CaughtError(_Model):
     """The `$.error` a Catch block adds: Error and Cause as Step Functions names them."""
@@ -303,8 +303,6 @@ class RejectFileOutput(_Model):
 
 
 # --- OnExecutionFailed (EventBridge rule on the state machine's status changes) -------------------------------
-
-NotificationStatus = Literal["SUCCEEDED", "REJECTED", "FAILED"]
 
 
 class ExecutionStatusDetail(_Model):
