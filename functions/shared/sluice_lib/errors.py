@@ -1,17 +1,5 @@
 """Errors named for Step Functions: the class name is what the ASL's Retry and Catch blocks match."""
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # typing only: this module imports neither boto3 nor botocore
-    from botocore.exceptions import ClientError
-
-
-def error_code(exc: ClientError) -> str:
-    """The AWS error code of a botocore ClientError (`NoSuchKey`, `EntityNotFoundException`, ...), or ""."""
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
 
 class SluiceError(Exception):
     """Base class of every error sluice raises on purpose."""
@@ -66,6 +54,15 @@ REJECTION_ERRORS: tuple[type[FileRejectedError], ...] = (
     UnknownDatasetError,
     TooManyBadRowsError,
 )
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError (`NoSuchKey`, `EntityNotFoundException`, ...), "" for another
+    error: what a step compares before it raises one of the errors here `from` it. (Read from the exception's
+    `response`, so this module imports nothing.)"""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
 
 # --- configuration and operational errors: fail the execution where they happen -------------------------
 
