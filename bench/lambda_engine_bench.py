@@ -34,8 +34,8 @@ from bench.common import (
 
 CSV_BYTES_PER_ROW = 124  # `sluice generate --dataset offers`: 1,000,000 rows = 124.2 MB
 SIZES_MB = (1, 10, 100)
-FUNCTION_MEMORY_MB = 1769  # template.sam.yaml TransformLambdaFunction MemorySize
-DUCKDB_MEMORY_SHARE = 0.75  # functions/transform_lambda/app.py
+FUNCTION_MEMORY_MB = 1769  # template.sam.yaml TransformInLambdaFunction MemorySize
+DUCKDB_MEMORY_SHARE = 0.75  # functions/transform_in_lambda/app.py
 
 
 def rows_for(mb: int) -> int:

@@ -12,11 +12,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice_lib.archive import archive_run
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import ArchiveInput
 from sluice_lib.notify import parse_time
 from sluice_lib.settings import Settings
+from sluice_lib.steps.archive import archive_run
 
 logger = Logger()
 tracer = Tracer()
@@ -34,7 +34,8 @@ def client(service: str) -> Any:
 @metrics.log_metrics
 @event_parser(model=ArchiveInput)
 def lambda_handler(event: ArchiveInput, context: LambdaContext) -> dict[str, Any]:
-    """The Archive state sends `{"run": <Validate's output>, "load": <Load's output>}`."""
+    """The Archive state sends `{"run": <Validate's output>, "load": <Load's output>, "batches": [<each
+    LoadServingBatch's output>]}`; it returns the message NotifySuccess publishes (sluice_lib.steps.notify_success)."""
     result = archive_run(
         event,
         s3=client("s3"),

@@ -11,9 +11,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice_lib.failures import ExecutionStatusChange, on_execution_failed
 from sluice_lib.ledger import Ledger
+from sluice_lib.models import ExecutionStatusChange
 from sluice_lib.settings import Settings
+from sluice_lib.steps.on_execution_failed import on_execution_failed
 
 logger = Logger()
 tracer = Tracer()

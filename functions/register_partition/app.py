@@ -11,8 +11,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice_lib.partitions import RegisterPartitionInput, register_staging_partition
+from sluice_lib.models import RegisterPartitionInput
 from sluice_lib.settings import Settings
+from sluice_lib.steps.register_partition import register_staging_partition
 
 logger = Logger()
 tracer = Tracer()

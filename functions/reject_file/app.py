@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice_lib.ledger import Ledger
-from sluice_lib.models import RejectInput
-from sluice_lib.reject import reject_file
+from sluice_lib.models import RejectFileInput
 from sluice_lib.settings import Settings
+from sluice_lib.steps.reject_file import reject_file
 
 logger = Logger()
 tracer = Tracer()
@@ -30,8 +30,8 @@ def client(service: str) -> Any:
 @logger.inject_lambda_context(correlation_id_path="execution.Name")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=RejectInput)
-def lambda_handler(event: RejectInput, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=RejectFileInput)
+def lambda_handler(event: RejectFileInput, context: LambdaContext) -> dict[str, Any]:
     """The RejectFile state (Validate's Catch) sends
     `{"event": <the execution input: S3 Object Created event, with "error" added>,
       "execution": <$$.Execution: {"Id", "Name", "StartTime", ...}>,

@@ -593,12 +593,15 @@ def estimate(
     glue_transform = engine == "glue"
     staging = size * sizes.staging_ratio
     curated = size * sizes.curated_ratio
+    serving_s = valid / throughput.serving_items_per_s if serving else 0.0
     seconds_of = {
         "Validate": throughput.validate_fixed_s + mb / throughput.validate_mb_per_s,
         "RegisterPartition": throughput.register_partition_s,
-        "Load": throughput.load_fixed_s + (valid / throughput.serving_items_per_s if serving else 0.0),
+        # A fanned-out Load leaves the serving items to the LoadServingBatch items, which share that work.
+        "Load": throughput.load_fixed_s + (0.0 if fanned_out else serving_s),
+        "LoadServingBatch": serving_s,
         "Archive": throughput.archive_fixed_s + mb / throughput.archive_copy_mb_per_s,
-        "TransformLambda": throughput.lambda_transform_fixed_s
+        "TransformInLambda": throughput.lambda_transform_fixed_s
         + mb * throughput.duckdb_s_per_mb
         + (staging + curated) / MB / throughput.lambda_transfer_mb_per_s,
     }
@@ -607,7 +610,6 @@ def estimate(
         if spec is None:
             continue
         short = logical.removesuffix("Function")
-        # A fanned-out Load's items share its serving work: total seconds stay those of one Load.
         seconds = n * throughput.lambda_init_s + seconds_of.get(short, 0.5)
         usd = lambda_cost(seconds, spec, prices) + (n - 1) * prices["lambda_request"].usd
         what = f"{short}: {n} call{'s' if n > 1 else ''}, {spec.memory_mb} MB {spec.architecture}"

@@ -217,8 +217,9 @@ def test_fan_out_path_loads_serving_through_the_distributed_map_with_the_single_
         "NotifySuccess",
         "Done",
     ]
-    calls = [i.function.rsplit("-", 1)[-1] for i in together["invocations"]]
-    assert calls.count("load") == 3  # Load itself, then one Map item per curated file
+    calls = [i.function for i in together["invocations"]]
+    assert calls.count("sluice-dev-load") == 1  # Load itself,
+    assert calls.count("sluice-dev-load-serving-batch") == 2  # then one Map item per curated file
     assert owner.loaded is not None and owner.loaded["fanned_out"] is True
     assert len(curated_files(emu, (owner.validated or {})["ingest_id"])) == 2
     assert partitions(emu) == EXPECTED_PARTITIONS

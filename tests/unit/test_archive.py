@@ -10,9 +10,9 @@ import pytest
 from steps_aws import SETTINGS, Aws, claim_run, emulated_aws, import_handler, lambda_context
 
 from events import load_event
-from sluice_lib.archive import archive_run
 from sluice_lib.errors import DuplicateExecutionError, SourceObjectMissingError
 from sluice_lib.models import ArchiveInput, SourceObject
+from sluice_lib.steps.archive import archive_run
 
 RAW = SETTINGS.raw_bucket
 KEY = "incoming/offers/offers_2025-03-01.csv"

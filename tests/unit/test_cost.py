@@ -320,11 +320,11 @@ def test_estimate_one_megabyte_offers_file_takes_the_lambda_engine_and_meets_the
     assert result.engine == "lambda"
     assert "TransformInLambda" in result.path.states and "Transform" not in result.path.states
     assert "Glue job" not in result.by_service()
-    transform = next(line for line in result.lines if line.what.startswith("TransformLambda"))
+    transform = next(line for line in result.lines if line.what.startswith("TransformInLambda"))
     # 1 s cold start + 0.3 s + 1 MB x 0.031 s + (0.45 + 0.9) MB / 80 MB/s = 1.347875 s at 1769 MB:
     # 1769 / 1024 x 1.347875 = 2.328507 GB-s x $0.0000133334 (arm64) + $0.0000002 request
     # + 1536 MB of /tmp above 512 / 1024 x 1.347875 s x $0.0000000309
-    assert transform.what == "TransformLambda: 1 call, 1769 MB arm64"
+    assert transform.what == "TransformInLambda: 1 call, 1769 MB arm64"
     assert transform.quantity == pytest.approx(2.328507, rel=1e-5)
     assert transform.usd == pytest.approx(
         2.328507 * 0.0000133334 + 0.0000002 + 2.0218125 * 0.0000000309, rel=1e-5
@@ -359,3 +359,17 @@ def test_cost_command_dataset_that_needs_spark_sql_is_costed_on_glue_without_ser
     assert first["engine"] == "glue"
     assert first["scenario"] == "sluice: schema unchanged, crawler skipped (Glue 2 x G.1X)"
     assert not any(line["what"] == "serving items" for line in first["lines"])
+
+
+def test_estimate_fanned_out_load_bills_the_serving_work_to_the_load_serving_batch_function() -> None:
+    deployment = load_deployment(ROOT / "template.sam.yaml")
+
+    # 80M rows: 13 partitions x 2 files of at most 5M records = 26 files > LoadFanOutFiles 20: 2 Map items.
+    result = estimate(deployment, 10_000_000_000, 80_000_000)
+
+    lambdas = {line.what: line.quantity for line in result.lines if line.service == "Lambda"}
+    # Load: 1 s cold start + 1 s publishing, no serving items; at 1769 MB.
+    assert lambdas["Load: 1 call, 1769 MB arm64"] == pytest.approx(1769 / 1024 * 2.0)
+    # The Map's items: 2 cold starts + 80,000,000 items / 4,000 per s, at 1769 MB.
+    assert lambdas["LoadServingBatch: 2 calls, 1769 MB arm64"] == pytest.approx(1769 / 1024 * 20_002.0)
+    assert result.warnings == ["LoadServingBatch would need 10,001 s a call, over its 900 s timeout"]

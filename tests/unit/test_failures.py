@@ -10,8 +10,8 @@ import pytest
 from steps_aws import SETTINGS, Aws, emulated_aws, import_handler, lambda_context
 
 from events import load_event
-from sluice_lib.failures import ExecutionStatusChange, find_failed_state, on_execution_failed
-from sluice_lib.models import source_from_event
+from sluice_lib.models import ExecutionStatusChange, source_from_event
+from sluice_lib.steps.on_execution_failed import find_failed_state, on_execution_failed
 
 RUN_ID = "3f1c2b9e-7d4a-4e2f-9b1c-5a6d7e8f9012"
 EXECUTION = f"arn:aws:states:us-east-1:123456789012:execution:sluice-local-pipeline:{RUN_ID}"

@@ -24,9 +24,10 @@ from sluice_lib.errors import (
     TransformOutputInvalidError,
     TransformOutputMissingError,
 )
-from sluice_lib.load import load_run, load_serving_batch
-from sluice_lib.models import LoadInput, ServingBatchInput, SourceObject
+from sluice_lib.models import LoadInput, LoadServingBatchInput, SourceObject
 from sluice_lib.serving import to_attribute, to_item, write_items
+from sluice_lib.steps.load import load_run
+from sluice_lib.steps.load_serving_batch import load_serving_batch
 
 INGEST = "83a9d547662480a81ff4"  # the ingest_id in events/load.json
 RUN_ID = "3f1c2b9e-7d4a-4e2f-9b1c-5a6d7e8f9012"
@@ -529,7 +530,7 @@ def test_load_serving_batches_together_write_the_items_one_load_writes(aws: Aws)
 
     outputs = [
         load_serving_batch(
-            ServingBatchInput.model_validate({"run": run, "batch": batch}),
+            LoadServingBatchInput.model_validate({"run": run, "batch": batch}),
             s3=aws.s3,
             dynamodb=aws.dynamodb,
             ledger=aws.ledger,
@@ -551,9 +552,9 @@ def test_load_serving_batches_together_write_the_items_one_load_writes(aws: Aws)
 def test_load_handler_with_the_serving_batch_sample_event_writes_its_files_items(aws: Aws):
     write_transform_output(aws, SPARK_FILES)
     load(aws, fan_out_files=1)
-    handler = import_handler("load")
+    handler = import_handler("load_serving_batch")
 
-    result = handler.lambda_handler(load_event("load_serving_batch"), lambda_context("load"))
+    result = handler.lambda_handler(load_event("load_serving_batch"), lambda_context("load_serving_batch"))
 
     assert result == {"index": 1, "files": 2, "serving_items": 3}
     assert [(i["pk"]["S"], i["sk"]["S"]) for i in serving_items(aws)] == [

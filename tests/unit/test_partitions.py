@@ -9,7 +9,8 @@ from steps_aws import SETTINGS, Aws, emulated_aws, import_handler, lambda_contex
 
 from events import load_event
 from sluice_lib.errors import StagingTableMissingError
-from sluice_lib.partitions import RegisterPartitionInput, register_staging_partition
+from sluice_lib.models import RegisterPartitionInput
+from sluice_lib.steps.register_partition import register_staging_partition
 
 INGEST_ID = "83a9d547662480a81ff4"  # the ingest_id in events/register_partition.json
 STAGING_URI = f"s3://sluice-lake-local/staging/offers/ingest_id={INGEST_ID}/"

@@ -10,8 +10,8 @@ from steps_aws import SETTINGS, Aws, claim_run, emulated_aws, import_handler, la
 
 from events import load_event
 from sluice_lib.errors import DuplicateExecutionError
-from sluice_lib.models import RejectInput, source_from_event
-from sluice_lib.reject import reject_file
+from sluice_lib.models import RejectFileInput, source_from_event
+from sluice_lib.steps.reject_file import reject_file
 
 RAW = SETTINGS.raw_bucket
 KEY = "incoming/offers/offers_2025-03-01.csv"
@@ -38,7 +38,7 @@ def uploaded_event(aws: Aws, key: str = KEY) -> dict[str, Any]:
 
 
 def reject(aws: Aws, event: dict[str, Any]):
-    return reject_file(RejectInput.model_validate(event), s3=aws.s3, ledger=aws.ledger, raw_bucket=RAW)
+    return reject_file(RejectFileInput.model_validate(event), s3=aws.s3, ledger=aws.ledger, raw_bucket=RAW)
 
 
 def keys(aws: Aws) -> list[str]:

@@ -58,6 +58,15 @@ REJECTION_ERRORS: tuple[type[FileRejectedError], ...] = (
     TooManyBadRowsError,
 )
 
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError (`NoSuchKey`, `EntityNotFoundException`, ...), "" for another
+    error: what a step compares before it raises one of the errors here `from` it. (Read from the exception's
+    `response`, so this module imports nothing.)"""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
 # --- configuration and operational errors: fail the execution where they happen -------------------------
 
 

@@ -12,25 +12,26 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from sluice_lib.contracts import Aggregate, parse_contract
 from sluice_lib.curated import GOLD_FOLDER, MANIFEST_NAME
-from sluice_lib.errors import CuratedPublishError, TransformOutputInvalidError, TransformOutputMissingError
-from sluice_lib.load import (
-    DELETES_PER_REQUEST,
+from sluice_lib.errors import TransformOutputInvalidError
+from sluice_lib.lake import (
     Column,
     Manifest,
     copy_files,
+    delete_files,
     ensure_table,
+    folder,
+    list_keys,
     plan_files,
-    read_rows,
+    read_manifest_json,
     register_partitions,
 )
 from sluice_lib.models import ValidateOutput
 from sluice_lib.raw import parse_s3_uri
-from sluice_lib.serving import items_by_key, write_items
+from sluice_lib.serving import serve_files
 from sluice_lib.settings import curated_prefix
 
 
@@ -58,18 +59,13 @@ class GoldPublished(BaseModel):
 
 def read_gold_section(s3: Any, output_uri: str) -> list[GoldTable]:
     """The manifest's `gold` entries (none when the manifest has no such section)."""
-    folder = output_uri.rstrip("/") + "/"
-    bucket, prefix = parse_s3_uri(folder)
+    manifest = read_manifest_json(s3, output_uri)
     try:
-        body = s3.get_object(Bucket=bucket, Key=f"{prefix}{MANIFEST_NAME}")["Body"].read()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            raise TransformOutputMissingError(f"{folder}{MANIFEST_NAME} does not exist") from exc
-        raise
-    try:
-        return [GoldTable.model_validate(entry) for entry in json.loads(body).get("gold") or []]
-    except (ValueError, ValidationError, AttributeError) as exc:
-        raise TransformOutputInvalidError(f"{folder}{MANIFEST_NAME}: invalid gold section: {exc}") from exc
+        return [GoldTable.model_validate(entry) for entry in manifest.get("gold") or []]
+    except (ValidationError, TypeError) as exc:
+        raise TransformOutputInvalidError(
+            f"{folder(output_uri)}{MANIFEST_NAME}: invalid gold section: {exc}"
+        ) from exc
 
 
 def gold_plan(table: GoldTable, ingest_id: str) -> dict[str, str]:
@@ -81,17 +77,8 @@ def remove_replaced(s3: Any, lake_bucket: str, table: GoldTable, keep: set[str])
     """Deletes the files the new output replaces: all others in its partitions, or in the whole table."""
     root = curated_prefix(table.name)
     prefixes = [root] if table.replace == "table" else [f"{root}{p}/" for p in table.partitions]
-    stale: list[str] = []
-    for prefix in prefixes:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=lake_bucket, Prefix=prefix):
-            stale += [o["Key"] for o in page.get("Contents", []) if o["Key"] not in keep]
-    for start in range(0, len(stale), DELETES_PER_REQUEST):
-        batch = stale[start : start + DELETES_PER_REQUEST]
-        response = s3.delete_objects(
-            Bucket=lake_bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
-        )
-        if response.get("Errors"):
-            raise CuratedPublishError(f"cannot delete replaced gold files: {response['Errors'][:5]}")
+    stale = [key for prefix in prefixes for key in list_keys(s3, lake_bucket, prefix) if key not in keep]
+    delete_files(s3, lake_bucket, stale, what="replaced gold files")
     return stale
 
 
@@ -107,7 +94,7 @@ def publish_table(
     glue_database: str,
     serving_table: str,
 ) -> GoldPublished:
-    output_bucket, output_prefix = parse_s3_uri(run.output_uri.rstrip("/") + "/")
+    output_bucket, output_prefix = parse_s3_uri(folder(run.output_uri))
     plan = gold_plan(table, run.ingest_id)
     copy_files(s3, output_bucket, f"{output_prefix}{GOLD_FOLDER}/{table.name}/", lake_bucket, plan)
     removed = remove_replaced(s3, lake_bucket, table, keep=set(plan.values()))
@@ -126,10 +113,10 @@ def publish_table(
         register_partitions(glue, glue_database, table.name, manifest, location, table.partitions)
     items = 0
     if aggregate.serving is not None:
-        rows = read_rows(s3, lake_bucket, sorted(plan.values()), manifest)
-        served = items_by_key(table.name, rows, aggregate.serving)
-        write_items(dynamodb, serving_table, list(served.values()))
-        items = len(served)
+        items = serve_files(
+            s3, dynamodb, lake_bucket=lake_bucket, keys=sorted(plan.values()), manifest=manifest,
+            serving=aggregate.serving, table=serving_table,
+        )  # fmt: skip
     return GoldPublished(
         name=table.name,
         location=location,

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sluice_lib.errors import DuplicateExecutionError, InvalidEventError, LedgerConflictError
+from sluice_lib.errors import DuplicateExecutionError, InvalidEventError, LedgerConflictError, error_code
 from sluice_lib.models import RunStatus, SourceObject
 
 # Statuses of an execution that may still write (PENDING_REDRIVE: a redrive is about to resume it).
@@ -66,10 +66,6 @@ def _attr(value: Any) -> dict[str, Any]:
     return {"S": str(value)}
 
 
-def _conditional_check_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 def execution_running(sfn: Any, execution_arn: str) -> bool:
     """Whether the execution may still write: RUNNING or PENDING_REDRIVE (states:DescribeExecution).
 
@@ -78,7 +74,7 @@ def execution_running(sfn: Any, execution_arn: str) -> bool:
     try:
         status = sfn.describe_execution(executionArn=execution_arn)["status"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+        if error_code(exc) == "ExecutionDoesNotExist":
             return False
         raise
     return status in LIVE_EXECUTION_STATUSES
@@ -218,7 +214,7 @@ class Ledger:
                     condition_values=condition_values,
                 )
             except ClientError as exc:
-                if not _conditional_check_failed(exc):
+                if error_code(exc) != "ConditionalCheckFailedException":
                     raise
                 item = self.get(source)  # someone wrote in between: decide again on what is there now
                 continue
@@ -243,7 +239,7 @@ class Ledger:
                 condition_values={"me": execution_arn, "running": "RUNNING", "failed": "FAILED"},
             )
         except ClientError as exc:
-            if _conditional_check_failed(exc):
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -284,7 +280,7 @@ class Ledger:
                 condition_values={"me": execution_arn, **{f"s{i}": s for i, s in enumerate(allowed)}},
             )
         except ClientError as exc:
-            if not _conditional_check_failed(exc):
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             item = self.get(source)
             owner = (item or {}).get("execution_arn")

@@ -1,4 +1,10 @@
-"""Typed inputs and outputs of every Task: the contract between the state machine and each Lambda."""
+"""Typed inputs and outputs of every Task: the contract between the state machine and each Lambda.
+
+One section per state, in the order the workflow runs them; each state's code is `sluice_lib.steps.<state>`.
+The models live here, not in the steps' modules, because a step passes on what an earlier one returned
+(Archive receives Load's output) and the steps' modules import what other functions' layers lack (pyarrow,
+DuckDB): this module needs pydantic and Powertools only.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,22 @@ import hashlib
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
-from pydantic import BaseModel, ConfigDict, Field
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel, S3Model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from sluice_lib.errors import InvalidEventError
 
 INCOMING_PREFIX = "incoming/"
+RunStatus = Literal["RUNNING", "SUCCEEDED", "REJECTED", "FAILED"]  # a run's status in the runs ledger
+NotificationStatus = Literal["SUCCEEDED", "REJECTED", "FAILED"]  # the status a run's one notification reports
 
 
 class _Model(BaseModel):
@@ -50,36 +67,52 @@ class SourceObject(_Model):
         return hashlib.sha256(identity.encode()).hexdigest()[:20]
 
 
-def source_from_event(event: dict[str, Any]) -> SourceObject:
-    """Reads an EventBridge `Object Created` event or an S3 notification (first record).
+# What starts an execution: S3's EventBridge "Object Created" event (the template's rule), or an S3 notification.
+UploadEvent = S3EventNotificationEventBridgeModel | S3Model
+_UPLOAD_EVENT: TypeAdapter[UploadEvent] = TypeAdapter(UploadEvent)
+
+
+def _not_an_upload(event: Any, exc: ValidationError) -> InvalidEventError:
+    keys = sorted(event)[:10] if isinstance(event, dict) else type(event).__name__
+    where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+    return InvalidEventError(
+        "the input is neither an EventBridge 'Object Created' event nor an S3 notification: "
+        f"top-level keys {keys} ({where})"
+    )
+
+
+def source_of(event: UploadEvent) -> SourceObject:
+    """The uploaded object version an upload event names (an S3 notification's first record).
 
     S3 notifications URL-encode keys (spaces as `+`); EventBridge events do not.
     """
-    detail = event.get("detail")
-    if isinstance(detail, dict) and "bucket" in detail and "object" in detail:
-        obj = detail["object"]
+    if isinstance(event, S3EventNotificationEventBridgeModel):
+        obj = event.detail.object
         return SourceObject(
-            bucket=detail["bucket"]["name"],
-            key=obj["key"],
-            version_id=obj.get("version-id"),
-            etag=obj.get("etag"),
-            size=int(obj.get("size") or 0),
+            bucket=event.detail.bucket.name,
+            key=obj.key,
+            version_id=obj.version_id,
+            etag=obj.etag or None,
+            size=int(obj.size or 0),
         )
-    records = event.get("Records")
-    if isinstance(records, list) and records and isinstance(records[0], dict) and "s3" in records[0]:
-        s3 = records[0]["s3"]
-        obj = s3["object"]
-        return SourceObject(
-            bucket=s3["bucket"]["name"],
-            key=unquote_plus(obj["key"]),
-            version_id=obj.get("versionId"),
-            etag=obj.get("eTag"),
-            size=int(obj.get("size") or 0),
-        )
-    raise InvalidEventError(
-        "the input is neither an EventBridge 'Object Created' event nor an S3 notification: "
-        f"top-level keys {sorted(event)[:10]}"
+    record = event.Records[0] if event.Records else None
+    if record is None or record.s3.object is None:
+        raise InvalidEventError("the S3 notification names no object (no record, or a record without object)")
+    return SourceObject(
+        bucket=record.s3.bucket.name,
+        key=unquote_plus(record.s3.object.key),
+        version_id=record.s3.object.versionId,
+        etag=record.s3.object.eTag,
+        size=int(record.s3.object.size or 0),
     )
+
+
+def source_from_event(event: Any) -> SourceObject:
+    """`source_of` for an upload event as JSON (an execution's input); InvalidEventError for anything else."""
+    try:
+        return source_of(_UPLOAD_EVENT.validate_python(event))
+    except ValidationError as exc:
+        raise _not_an_upload(event, exc) from exc
 
 
 class Execution(_Model):
@@ -92,9 +125,22 @@ class Execution(_Model):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+# --- Validate ----------------------------------------------------------------------------------------------
+
+
 class ValidateInput(_Model):
-    event: dict[str, Any]
+    event: UploadEvent
     execution: Execution
+
+    @field_validator("event", mode="wrap")
+    @classmethod
+    def _upload_event(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> UploadEvent:
+        """Any other input is InvalidEventError (what the state machine sees), not a ValidationError."""
+        try:
+            event: UploadEvent = handler(value)
+        except ValidationError as exc:
+            raise _not_an_upload(value, exc) from exc
+        return event
 
 
 class Counts(_Model):
@@ -127,6 +173,21 @@ class ValidateOutput(_Model):
     transform_engine_reason: str = ""
 
 
+# --- RegisterPartition -------------------------------------------------------------------------------------
+
+
+class RegisterPartitionInput(_Model):
+    run: ValidateOutput
+
+
+class RegisterPartitionOutput(_Model):
+    registered: bool
+    partition: str
+
+
+# --- Transform (glue:startJobRun.sync) and TransformInLambda -------------------------------------------------
+
+
 class TransformResult(_Model):
     """What `glue:startJobRun.sync` returns, reduced by the state's ResultSelector (or what TransformInLambda
     returns, reduced to the same shape)."""
@@ -136,11 +197,11 @@ class TransformResult(_Model):
     engine: Literal["lambda", "glue"] = "glue"
 
 
-class TransformLambdaInput(_Model):
+class TransformInLambdaInput(_Model):
     run: ValidateOutput
 
 
-class TransformLambdaOutput(_Model):
+class TransformInLambdaOutput(_Model):
     """The TransformInLambda step's result: TransformResult's fields, and what it wrote."""
 
     job_run_id: str  # the Lambda request id
@@ -150,6 +211,9 @@ class TransformLambdaOutput(_Model):
     rows_written: int
     files: int
     seconds: float
+
+
+# --- Load ----------------------------------------------------------------------------------------------------
 
 
 class LoadInput(_Model):
@@ -182,21 +246,27 @@ class ServingBatch(_Model):
     keys: list[str]
 
 
-class ServingBatchInput(_Model):
+# --- LoadServingBatch (each item of the LoadServing Distributed Map) ------------------------------------------
+
+
+class LoadServingBatchInput(_Model):
     run: ValidateOutput
     batch: ServingBatch
 
 
-class ServingBatchOutput(_Model):
+class LoadServingBatchOutput(_Model):
     index: int
     files: int
     serving_items: int
 
 
+# --- Archive (and NotifySuccess, which publishes the notification Archive returns) ---------------------------
+
+
 class ArchiveInput(_Model):
     run: ValidateOutput
     load: LoadOutput
-    batches: list[ServingBatchOutput] = []  # the Distributed Map's results when Load fanned out
+    batches: list[LoadServingBatchOutput] = []  # the Distributed Map's results when Load fanned out
 
 
 class Notification(_Model):
@@ -209,7 +279,7 @@ class ArchiveOutput(_Model):
     notification: Notification
 
 
-RunStatus = Literal["RUNNING", "SUCCEEDED", "REJECTED", "FAILED"]
+# --- RejectFile (Validate's Catch) ----------------------------------------------------------------------------
 
 
 class CaughtError(_Model):
@@ -221,12 +291,49 @@ class CaughtError(_Model):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
-class RejectInput(_Model):
-    event: dict[str, Any]
+class RejectFileInput(_Model):
+    event: UploadEvent  # the execution's input (it passed Validate's parse), with the caught `error` added
     execution: Execution
     error: CaughtError
 
 
-class RejectOutput(_Model):
+class RejectFileOutput(_Model):
     rejected_uri: str
     error: CaughtError
+
+
+# --- OnExecutionFailed (EventBridge rule on the state machine's status changes) -------------------------------
+
+
+class ExecutionStatusDetail(_Model):
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str
+    status: str
+    start_date: int | None = Field(default=None, alias="startDate")
+    stop_date: int | None = Field(default=None, alias="stopDate")
+    input: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    redrive_count: int = Field(default=0, alias="redriveCount")
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class ExecutionStatusChange(_Model):
+    """EventBridge's "Step Functions Execution Status Change" event."""
+
+    detail_type: str = Field(alias="detail-type")
+    region: str
+    detail: ExecutionStatusDetail
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class OnExecutionFailedOutput(_Model):
+    execution_arn: str
+    notified: bool
+    status: NotificationStatus | None = None
+    failed_state: str | None = None
+    message_id: str | None = None
+    reason: str = ""

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from sluice_lib.models import Notification, SourceObject
-
-NotificationStatus = Literal["SUCCEEDED", "REJECTED", "FAILED"]
+from sluice_lib.models import Notification, NotificationStatus, SourceObject
 
 # SNS wants a subject "less than 100 characters", printable, on one line.
 SUBJECT_LIMIT = 99

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sluice_lib.contracts import Contract
-from sluice_lib.errors import CatalogUpdateError, ReferenceDatasetMissingError
+from sluice_lib.errors import CatalogUpdateError, ReferenceDatasetMissingError, error_code
 
 
 def table_location(glue: Any, database: str, table: str) -> str | None:
@@ -17,7 +17,7 @@ def table_location(glue: Any, database: str, table: str) -> str | None:
     try:
         found = glue.get_table(DatabaseName=database, Name=table)["Table"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "EntityNotFoundException":
+        if error_code(exc) == "EntityNotFoundException":
             return None
         raise CatalogUpdateError(f"{database}.{table}: cannot read the table: {exc}") from exc
     location = str(found.get("StorageDescriptor", {}).get("Location") or "")

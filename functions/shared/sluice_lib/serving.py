@@ -1,4 +1,5 @@
-"""The serving table: rows of published Parquet files as DynamoDB items, written in parallel batches."""
+"""The serving table: rows of published Parquet files (read back with their partition values) as DynamoDB items,
+written in parallel batches."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from sluice_lib.contracts import Serving
+from sluice_lib.curated import HIVE_NULL_PARTITION
 from sluice_lib.errors import ServingKeyMissingError, ServingWriteError
+from sluice_lib.lake import Manifest
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
 MAX_WORKERS = 8
@@ -171,3 +177,47 @@ def write_items(
         for future in pending:
             future.cancel()
         return sum(future.result() for future in futures if future in done)
+
+
+def _typed_partition_value(value: str, glue_type: str) -> Any:
+    if value == HIVE_NULL_PARTITION:
+        return None
+    if glue_type in ("tinyint", "smallint", "int", "bigint"):
+        return int(value)
+    if glue_type in ("float", "double"):
+        return float(value)
+    if glue_type == "boolean":
+        return value.lower() == "true"
+    return value
+
+
+def read_rows(s3: Any, bucket: str, keys: list[str], manifest: Manifest) -> Iterator[dict[str, Any]]:
+    """Rows of published Parquet files, with their partition values (not stored in the files) added."""
+    types = {c.name: c.type for c in manifest.partition_keys}
+    for key in keys:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        parent = key.rsplit("/", 1)[0]
+        from_path = {
+            name: _typed_partition_value(unquote(value), types[name])
+            for name, _, value in (part.partition("=") for part in parent.split("/"))
+            if name in types
+        }
+        for batch in pq.ParquetFile(pa.BufferReader(body)).iter_batches():
+            for row in batch.to_pylist():
+                yield {**from_path, **row}
+
+
+def serve_files(
+    s3: Any,
+    dynamodb: Any,
+    *,
+    lake_bucket: str,
+    keys: list[str],
+    manifest: Manifest,
+    serving: Serving,
+    table: str,
+) -> int:
+    """Upserts one item per serving key of the published files' rows; returns the number of items written."""
+    items = items_by_key(manifest.dataset, read_rows(s3, lake_bucket, keys, manifest), serving)
+    write_items(dynamodb, table, list(items.values()))
+    return len(items)

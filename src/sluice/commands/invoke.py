@@ -110,6 +110,7 @@ def function_ids(emu: Emulator) -> list[str]:
 
 def template_functions(logical_id: str) -> list[str]:
     """The template's function logical ids; InvokeUsageError unless `logical_id` is one (no emulator needed)."""
+    # Imported when the command runs: sluice.local loads moto, which every other `sluice` command would wait for.
     from sluice.local.emulator import repo_root
     from sluice.local.template import SamApp
 
@@ -167,7 +168,7 @@ def run_invoke(
 ) -> tuple[InvokeResult, int]:
     """Provisions the emulated stack, puts `objects`, invokes, and reports on stderr (where the handler's
     own output goes too)."""
-    from sluice.local.emulator import Emulator
+    from sluice.local.emulator import Emulator  # when the command runs (see template_functions)
 
     template_functions(logical_id)
     env_vars = read_env_vars(env_vars_path, logical_id)
@@ -195,7 +196,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def invoke(
         function: Annotated[
-            str, typer.Argument(help="The function's logical id in template.sam.yaml, e.g. ValidateFunction.")
+            str,
+            typer.Argument(
+                help="The function's logical id in template.sam.yaml: <State>Function, e.g. ValidateFunction."
+            ),
         ],
         event: Annotated[
             str | None,

@@ -17,6 +17,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
 from sluice.local.stack import LocalFunction, Stack
 
 # Set for every local invocation: no X-Ray daemon and no metrics backend here, and contracts come
@@ -153,8 +155,6 @@ def uninstall() -> None:
 
 def install(runtime: LambdaRuntime) -> None:
     """Routes moto's (docker-less) Lambda Invoke to the in-process runtime (hook installed once)."""
-    from moto.awslambda_simple.models import LambdaSimpleBackend
-
     _active[:] = [runtime]
     if _patched:
         return

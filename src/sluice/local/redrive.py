@@ -18,12 +18,14 @@ from __future__ import annotations
 import datetime
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
+
+from moto.stepfunctions.parser.api import ExecutionRedrivenEventDetails, ExecutionStatus, HistoryEventType
+from moto.stepfunctions.parser.asl.eval.evaluation_details import EvaluationDetails, StateMachineDetails
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.responses import get_backend
 
 from sluice.local.stack import ACCOUNT, REGION
-
-if TYPE_CHECKING:
-    from sluice.local.runner import ExecutionResult, Runner
 
 REDRIVABLE = ("FAILED", "TIMED_OUT", "ABORTED")
 
@@ -65,8 +67,6 @@ def failed_state(events: list[dict[str, Any]], states: dict[str, Any]) -> Failed
 
 
 def _execution(execution_arn: str) -> Any:
-    from moto.stepfunctions.responses import get_backend
-
     return get_backend(ACCOUNT, REGION).describe_execution(execution_arn)
 
 
@@ -95,8 +95,6 @@ def plan(execution_arn: str) -> FailedState:
 
 def redrive(execution_arn: str) -> Redrive:
     """Redrives a FAILED, TIMED_OUT or ABORTED execution of the emulator (inside an Emulator session)."""
-    from moto.stepfunctions.parser.api import ExecutionStatus
-
     resume = plan(execution_arn)
     execution = _execution(execution_arn)
     previous = execution.exec_worker.env.event_manager.get_event_history()
@@ -133,9 +131,6 @@ def _redrive_worker(
     redrive_date: datetime.datetime,
 ) -> Any:
     """moto's ExecutionWorker for the execution, started at the failed state with its input and history."""
-    from moto.stepfunctions.parser.api import ExecutionRedrivenEventDetails, HistoryEventType
-    from moto.stepfunctions.parser.asl.eval.evaluation_details import EvaluationDetails, StateMachineDetails
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     class RedriveWorker(ExecutionWorker):
         def _get_evaluation_environment(self) -> Any:
@@ -184,41 +179,3 @@ def _redrive_worker(
         cloud_watch_logging_session=execution._cloud_watch_logging_session,
         activity_store=execution._activity_store,
     )
-
-
-# --- `sluice run --redrive` ----------------------------------------------------------------------------------
-
-
-def redrive_result(runner: Runner, failed: ExecutionResult) -> ExecutionResult:
-    """Redrives a failed execution, follows it to its end; the result covers the whole execution.
-
-    Its `states` are every visit in history order, `redrives` gains one entry for this redrive. A run that
-    ended in a Fail state (a rejected file) is not redriven: the Fail state would only fail again.
-    """
-    try:
-        resume = plan(failed.execution_arn)
-    except NotRedrivableError as exc:
-        runner.progress(f"  not redriven: {exc}")
-        return failed
-    if resume.type == "Fail":
-        runner.progress(f"  not redriven: it ended in the Fail state {resume.name} (the fix is a new upload)")
-        return failed
-    started = redrive(failed.execution_arn)
-    runner.progress(f"▶ redrive {started.redrive_count}: resuming at {started.from_state}")
-    again = runner.follow(
-        failed.execution_arn, failed.dataset, failed.source_key, shown_before=len(failed.states)
-    )
-    again.redrives = [
-        *failed.redrives,
-        {
-            "redrive_count": started.redrive_count,
-            "from_state": started.from_state,
-            "status": again.status,
-            "seconds": round(again.seconds, 3),
-            "states": [visit.to_json() for visit in again.states[len(failed.states) :]],
-            "error": again.error,
-        },
-    ]
-    again.seconds += failed.seconds
-    runner.progress(f"  {again.status} in {again.redrives[-1]['seconds']:.2f}s")
-    return again

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,12 @@ from typing import Any
 from sluice.local.emulator import Emulator
 from sluice.local.export import export_outputs, read_queue
 from sluice.local.faults import FaultInjector, FaultSpec, injected
+from sluice.local.redrive import NotRedrivableError, plan
+from sluice.local.redrive import redrive as redrive_execution
 from sluice_lib.curated import MANIFEST_NAME
+from sluice_lib.errors import InvalidEventError
+from sluice_lib.ledger import Ledger
+from sluice_lib.models import source_from_event
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 TRANSFORM_STATES = {"lambda": "TransformInLambda", "glue": "Transform"}  # engine -> its state in the ASL
@@ -231,10 +237,6 @@ class Runner:
 
     def _ledger_item(self, input_text: str) -> dict[str, Any] | None:
         """The input's object version in the runs ledger, when the execution ended."""
-        from sluice_lib.errors import InvalidEventError
-        from sluice_lib.ledger import Ledger
-        from sluice_lib.models import source_from_event
-
         try:
             source = source_from_event(json.loads(input_text))
         except (InvalidEventError, ValueError):
@@ -279,17 +281,51 @@ class Runner:
 
     def redrive_failed(self, failed: ExecutionResult) -> ExecutionResult:
         """Redrives a failed execution from the state that failed, with --fail faults suspended meanwhile."""
-        from sluice.local.redrive import redrive_result
-
         if self.faults is None:
-            return redrive_result(self, failed)
+            return self._redrive(failed)
         with self.faults.suspended():
-            return redrive_result(self, failed)
+            return self._redrive(failed)
+
+    def _redrive(self, failed: ExecutionResult) -> ExecutionResult:
+        """Redrives a failed execution (sluice.local.redrive), follows it to its end; the result covers the whole
+        execution.
+
+        Its `states` are every visit in history order, `redrives` gains one entry for this redrive. A run that
+        ended in a Fail state (a rejected file) is not redriven: the Fail state would only fail again.
+        """
+        try:
+            resume = plan(failed.execution_arn)
+        except NotRedrivableError as exc:
+            self.progress(f"  not redriven: {exc}")
+            return failed
+        if resume.type == "Fail":
+            self.progress(
+                f"  not redriven: it ended in the Fail state {resume.name} (the fix is a new upload)"
+            )
+            return failed
+        started = redrive_execution(failed.execution_arn)
+        self.progress(f"▶ redrive {started.redrive_count}: resuming at {started.from_state}")
+        again = self.follow(
+            failed.execution_arn, failed.dataset, failed.source_key, shown_before=len(failed.states)
+        )
+        again.redrives = [
+            *failed.redrives,
+            {
+                "redrive_count": started.redrive_count,
+                "from_state": started.from_state,
+                "status": again.status,
+                "seconds": round(again.seconds, 3),
+                "states": [visit.to_json() for visit in again.states[len(failed.states) :]],
+                "error": again.error,
+            },
+        ]
+        again.seconds += failed.seconds
+        self.progress(f"  {again.status} in {again.redrives[-1]['seconds']:.2f}s")
+        return again
 
     def upload_many(self, items: list[RunInput], threads: int = 8) -> list[tuple[str, str]]:
         """Uploads every item at once (concurrent PutObjects, as many users would); returns (key, execution
         ARN) per item, in input order. Does not wait for the executions (see follow_many)."""
-        from concurrent.futures import ThreadPoolExecutor
 
         def put(item: RunInput) -> tuple[str, str]:
             key = f"incoming/{item.dataset}/{item.path.name}"

@@ -1,5 +1,4 @@
-"""The transform's Lambda engine: DuckDB doing what the Glue job does, for small files of eligible contracts."""
+"""The transform's Lambda engine: DuckDB doing what the Glue job does, for small files of eligible contracts.
 
-from sluice_lib.transform_lambda.core import transform_run
-
-__all__ = ["transform_run"]
+The TransformInLambda step that runs it on a run's staging data: sluice_lib.steps.transform_in_lambda.
+"""

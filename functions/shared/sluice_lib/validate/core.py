@@ -12,6 +12,7 @@ from sluice_lib.errors import (
     SourceObjectMissingError,
     TooManyBadRowsError,
     UnknownDatasetError,
+    error_code,
 )
 from sluice_lib.models import Counts, Execution, SourceObject, ValidateOutput
 from sluice_lib.references import references_json
@@ -37,7 +38,7 @@ def _get_object(s3: Any, source: SourceObject) -> dict[str, Any]:
     except (s3.exceptions.NoSuchKey, s3.exceptions.NoSuchBucket) as exc:
         raise SourceObjectMissingError(f"{source.uri}: the object is gone ({exc})") from exc
     except s3.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchVersion", "404"):
+        if error_code(exc) in ("NoSuchVersion", "404"):
             raise SourceObjectMissingError(f"{source.uri}: the object version is gone ({exc})") from exc
         raise
 

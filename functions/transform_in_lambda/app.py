@@ -11,8 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice_lib.models import TransformLambdaInput
-from sluice_lib.transform_lambda import transform_run
+from sluice_lib.models import TransformInLambdaInput
+from sluice_lib.steps.transform_in_lambda import transform_run
 
 logger = Logger()
 tracer = Tracer()
@@ -29,8 +29,8 @@ def s3() -> Any:
 @logger.inject_lambda_context(correlation_id_path="run.run_id")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=TransformLambdaInput)
-def lambda_handler(event: TransformLambdaInput, context: LambdaContext) -> dict[str, Any]:
+@event_parser(model=TransformInLambdaInput)
+def lambda_handler(event: TransformInLambdaInput, context: LambdaContext) -> dict[str, Any]:
     """The TransformInLambda state sends `{"run": <Validate's output>}` (a run whose `transform_engine` is
     `lambda`); it keeps `job_run_id`, `state` and `engine` of the result as `$.transform`, as the Transform
     state keeps the Glue job run's."""

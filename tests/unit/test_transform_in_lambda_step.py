@@ -22,7 +22,7 @@ from sluice.local.parameters import ParameterError, parse_parameters
 from sluice.local.template import SamApp
 from sluice_lib.errors import StagingNotFoundError
 from sluice_lib.models import ValidateOutput
-from sluice_lib.transform_lambda import transform_run
+from sluice_lib.steps.transform_in_lambda import transform_run
 
 ROOT = Path(__file__).resolve().parents[2]
 TS = pa.timestamp("us", tz="UTC")
@@ -54,7 +54,7 @@ def _staging(created: list[str]) -> bytes:
 
 
 def _run() -> ValidateOutput:
-    run = ValidateOutput.model_validate(load_event("transform_lambda")["run"])
+    run = ValidateOutput.model_validate(load_event("transform_in_lambda")["run"])
     return run.model_copy(
         update={
             "staging_uri": f"s3://{SETTINGS.lake_bucket}/staging/offers/ingest_id={run.ingest_id}/",
@@ -112,9 +112,11 @@ def test_handler_returns_the_shape_the_state_keeps_as_transform():
     with emulated_aws() as aws:
         key = f"staging/offers/ingest_id={run.ingest_id}/part-00000.parquet"
         aws.s3.put_object(Bucket=SETTINGS.lake_bucket, Key=key, Body=_staging(["2026-04-01T00:00:00Z"] * 2))
-        handler = import_handler("transform_lambda")
+        handler = import_handler("transform_in_lambda")
 
-        out = handler.lambda_handler({"run": run.model_dump(mode="json")}, lambda_context("transform_lambda"))
+        out = handler.lambda_handler(
+            {"run": run.model_dump(mode="json")}, lambda_context("transform_in_lambda")
+        )
 
     assert {k: out[k] for k in ("state", "engine", "rows_read", "rows_written", "files")} == {
         "state": "SUCCEEDED", "engine": "lambda", "rows_read": 2, "rows_written": 2, "files": 1,
@@ -136,7 +138,7 @@ import importlib.util
 from sluice_lib.contracts import ContractStore
 from sluice_lib.curated import Lineage
 from sluice_lib.transform_lambda.engine import transform_folder
-spec = importlib.util.spec_from_file_location("h", {str(ROOT / "functions/transform_lambda/app.py")!r})
+spec = importlib.util.spec_from_file_location("h", {str(ROOT / "functions/transform_in_lambda/app.py")!r})
 spec.loader.exec_module(importlib.util.module_from_spec(spec))
 contract = ContractStore(Path({str(ROOT / "contracts")!r})).get("offers")
 lineage = Lineage("i", "k", datetime(2026, 1, 1, tzinfo=timezone.utc))

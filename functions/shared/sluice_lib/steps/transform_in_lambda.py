@@ -1,4 +1,4 @@
-"""The TransformInLambda step: a run's staging objects from S3 -> the DuckDB engine -> the run's output in S3,
+"""TransformInLambda: a run's staging objects from S3 -> the DuckDB engine -> the run's output in S3,
 laid out as the Glue job leaves it (`<output_uri>data/...`, then `<output_uri>_manifest.json`), so Load works
 unchanged."""
 
@@ -15,28 +15,20 @@ from botocore.exceptions import ClientError
 
 from sluice_lib.contracts import parse_contract
 from sluice_lib.curated import DATA_FOLDER, MANIFEST_NAME, Lineage
-from sluice_lib.errors import StagingNotFoundError
-from sluice_lib.models import TransformLambdaOutput, ValidateOutput
+from sluice_lib.errors import StagingNotFoundError, error_code
+from sluice_lib.lake import DELETES_PER_REQUEST, list_keys
+from sluice_lib.models import TransformInLambdaOutput, ValidateOutput
 from sluice_lib.raw import parse_s3_uri
 from sluice_lib.transform_lambda.engine import transform_folder
-
-DELETES_PER_REQUEST = 1000  # DeleteObjects' limit
-
-
-def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
-    keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys += [obj["Key"] for obj in page.get("Contents", [])]
-    return keys
 
 
 def download_staging(s3: Any, staging_uri: str, folder: Path, run_id: str) -> list[Path]:
     """The staging folder's objects (not `_*`/`.*`, not in subfolders, as Spark reads a folder) to `folder`."""
     bucket, prefix = parse_s3_uri(staging_uri.rstrip("/") + "/")
     try:
-        names = [k[len(prefix) :] for k in _keys(s3, bucket, prefix)]
+        names = [k[len(prefix) :] for k in list_keys(s3, bucket, prefix)]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+        if error_code(exc) != "NoSuchBucket":
             raise
         names = []
     names = [n for n in names if n and "/" not in n and not n.startswith(("_", "."))]
@@ -56,7 +48,9 @@ def upload_output(s3: Any, local: Path, output_uri: str, files: list[str]) -> No
     """Replaces `<output_uri>data/` with the local data files, then writes the manifest (last: Load reads the
     manifest, so it never sees files of a half-finished upload)."""
     bucket, prefix = parse_s3_uri(output_uri.rstrip("/") + "/")
-    stale = _keys(s3, bucket, f"{prefix}{DATA_FOLDER}/") + _keys(s3, bucket, f"{prefix}{MANIFEST_NAME}")
+    stale = list_keys(s3, bucket, f"{prefix}{DATA_FOLDER}/") + list_keys(
+        s3, bucket, f"{prefix}{MANIFEST_NAME}"
+    )
     for start in range(0, len(stale), DELETES_PER_REQUEST):
         chunk = stale[start : start + DELETES_PER_REQUEST]
         s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True})
@@ -77,7 +71,7 @@ def transform_run(
     job_run_id: str,
     memory_limit_mb: int | None = None,
     now: datetime | None = None,
-) -> TransformLambdaOutput:
+) -> TransformInLambdaOutput:
     """Transforms one run's staging data with the DuckDB engine and writes its output where Load reads it."""
     started = time.perf_counter()
     contract = parse_contract(json.loads(run.contract_json), f"{run.dataset} (run {run.run_id})")
@@ -96,7 +90,7 @@ def transform_run(
             temp_dir=work / "spill",
         )
         upload_output(s3, work / "output", run.output_uri, manifest["files"])
-    return TransformLambdaOutput(
+    return TransformInLambdaOutput(
         job_run_id=job_run_id,
         rows_read=manifest["rows_read"],
         rows_written=manifest["rows_written"],

@@ -1,4 +1,5 @@
-"""Archive: moves the raw upload to archive/<dataset>/yyyy/mm/dd/, records success, builds the notice."""
+"""Archive: moves the raw upload to archive/<dataset>/yyyy/mm/dd/, records success and returns the message the
+NotifySuccess state publishes (built by sluice_lib.steps.notify_success)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 from sluice_lib.errors import InvalidEventError
 from sluice_lib.ledger import Ledger, now_iso
 from sluice_lib.models import ArchiveInput, ArchiveOutput, RunStatus, SourceObject
-from sluice_lib.notify import build_notification, parse_time
+from sluice_lib.notify import parse_time
 from sluice_lib.raw import head_or_none, move_version
+from sluice_lib.steps.notify_success import success_notification
 
 _ARCHIVE_STATUSES: tuple[RunStatus, ...] = ("RUNNING", "FAILED", "SUCCEEDED")
 
@@ -62,20 +64,12 @@ def archive_run(
         finished_at=finished_at,
         archive_uri=moved.uri,
     )
-    notification = build_notification(
-        status="SUCCEEDED",
-        dataset=run.dataset,
-        source=run.source,
+    notification = success_notification(
+        run,
+        load,
         counts={**counts, "serving_items": serving_items},
-        started_at=run.started_at,
-        execution_arn=run.execution_arn,
-        region=region,
-        outputs={
-            "curated_uri": load.curated_uri,
-            "archive_uri": moved.uri,
-            "quarantine_uri": run.quarantine_uri,
-        },
-        error=None,
+        archive_uri=moved.uri,
         finished_at=finished_at,
+        region=region,
     )
     return ArchiveOutput(archive_uri=moved.uri, notification=notification)

@@ -5,26 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict
 
 from sluice_lib.curated import STAGING_PARTITION_KEY, staging_partition
-from sluice_lib.errors import CatalogUpdateError, StagingTableMissingError
-from sluice_lib.models import ValidateOutput
-
-
-class RegisterPartitionInput(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    run: ValidateOutput
-
-
-class RegisterPartitionOutput(BaseModel):
-    registered: bool
-    partition: str
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+from sluice_lib.errors import CatalogUpdateError, StagingTableMissingError, error_code
+from sluice_lib.models import RegisterPartitionInput, RegisterPartitionOutput
 
 
 def register_staging_partition(
@@ -39,7 +23,7 @@ def register_staging_partition(
     try:
         table = glue.get_table(DatabaseName=glue_database, Name=run.staging_table)["Table"]
     except ClientError as exc:
-        if _error_code(exc) == "EntityNotFoundException":
+        if error_code(exc) == "EntityNotFoundException":
             raise StagingTableMissingError(
                 f"{glue_database}.{run.staging_table} is not in the catalog; crawl {run.staging_uri} instead"
             ) from exc
@@ -59,7 +43,7 @@ def register_staging_partition(
             DatabaseName=glue_database, TableName=run.staging_table, PartitionInput=partition_input
         )
     except ClientError as exc:
-        if _error_code(exc) == "AlreadyExistsException":
+        if error_code(exc) == "AlreadyExistsException":
             return RegisterPartitionOutput(registered=False, partition=partition)
         raise CatalogUpdateError(
             f"{glue_database}.{run.staging_table}: cannot add partition {partition}: {exc}"

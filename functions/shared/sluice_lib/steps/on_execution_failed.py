@@ -7,12 +7,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
-from sluice_lib.errors import REJECTION_ERRORS, InvalidEventError
+from sluice_lib.errors import REJECTION_ERRORS, InvalidEventError, error_code
 from sluice_lib.ledger import Ledger, ledger_key
-from sluice_lib.models import SourceObject, source_from_event
-from sluice_lib.notify import NotificationStatus, build_notification, publish, readable_cause
+from sluice_lib.models import (
+    ExecutionStatusChange,
+    ExecutionStatusDetail,
+    NotificationStatus,
+    OnExecutionFailedOutput,
+    SourceObject,
+    source_from_event,
+)
+from sluice_lib.notify import build_notification, publish, readable_cause
 from sluice_lib.raw import dataset_or_unknown
 
 FAILURE_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
@@ -27,40 +33,6 @@ _STATUS_ERRORS = {
 }
 _OUTPUT_FIELDS = ("curated_uri", "archive_uri", "rejected_uri", "quarantine_uri")
 _COUNT_FIELDS = ("rows_in", "rows_valid", "rows_rejected", "rows_loaded")
-
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-class ExecutionStatusDetail(_Event):
-    execution_arn: str = Field(alias="executionArn")
-    state_machine_arn: str = Field(alias="stateMachineArn")
-    name: str
-    status: str
-    start_date: int | None = Field(default=None, alias="startDate")
-    stop_date: int | None = Field(default=None, alias="stopDate")
-    input: str | None = None
-    error: str | None = None
-    cause: str | None = None
-    redrive_count: int = Field(default=0, alias="redriveCount")
-
-
-class ExecutionStatusChange(_Event):
-    """EventBridge's "Step Functions Execution Status Change" event."""
-
-    detail_type: str = Field(alias="detail-type")
-    region: str
-    detail: ExecutionStatusDetail
-
-
-class FailureOutcome(BaseModel):
-    execution_arn: str
-    notified: bool
-    status: NotificationStatus | None = None
-    failed_state: str | None = None
-    message_id: str | None = None
-    reason: str = ""
 
 
 def _iso(epoch_ms: int | None) -> str | None:
@@ -126,7 +98,7 @@ def _claim(ledger: Ledger, source: SourceObject, detail: ExecutionStatusDetail) 
             },
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if error_code(exc) == "ConditionalCheckFailedException":
             return False
         raise
     return True
@@ -147,7 +119,7 @@ def _release(ledger: Ledger, source: SourceObject, detail: ExecutionStatusDetail
             },
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if error_code(exc) != "ConditionalCheckFailedException":
             raise
 
 
@@ -159,7 +131,7 @@ def _counts(item: dict[str, Any]) -> dict[str, Any]:
 
 def on_execution_failed(
     event: ExecutionStatusChange, *, sfn: Any, sns: Any, ledger: Ledger, topic_arn: str
-) -> FailureOutcome:
+) -> OnExecutionFailedOutput:
     """Sends exactly one REJECTED or FAILED notification per finished execution, and records the failure.
 
     Events arrive at least once: the ledger item remembers the execution (and redrive) it notified for.
@@ -169,7 +141,7 @@ def on_execution_failed(
     detail = event.detail
     arn = detail.execution_arn
     if detail.status not in FAILURE_STATUSES:
-        return FailureOutcome(
+        return OnExecutionFailedOutput(
             execution_arn=arn, notified=False, reason=f"status {detail.status} is not a failure"
         )
     try:
@@ -184,7 +156,7 @@ def on_execution_failed(
             and item.get("notified_redrive_count") == detail.redrive_count
         )
         if seen or not _claim(ledger, source, detail):
-            return FailureOutcome(execution_arn=arn, notified=False, reason="already notified")
+            return OnExecutionFailedOutput(execution_arn=arn, notified=False, reason="already notified")
     try:
         return _record_and_notify(event, source, item, sfn=sfn, sns=sns, ledger=ledger, topic_arn=topic_arn)
     except BaseException:
@@ -202,7 +174,7 @@ def _record_and_notify(
     sns: Any,
     ledger: Ledger,
     topic_arn: str,
-) -> FailureOutcome:
+) -> OnExecutionFailedOutput:
     detail = event.detail
     arn = detail.execution_arn
     error_type, cause = detail.error, detail.cause
@@ -242,6 +214,6 @@ def _record_and_notify(
         finished_at=finished_at,
     )
     message_id = publish(sns, topic_arn, notification)
-    return FailureOutcome(
+    return OnExecutionFailedOutput(
         execution_arn=arn, notified=True, status=status, failed_state=failed_state, message_id=message_id
     )

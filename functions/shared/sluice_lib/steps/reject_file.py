@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sluice_lib.ledger import Ledger, now_iso
-from sluice_lib.models import RejectInput, RejectOutput, RunStatus, source_from_event
+from sluice_lib.models import RejectFileInput, RejectFileOutput, RunStatus, source_of
 from sluice_lib.notify import readable_cause
 from sluice_lib.raw import dataset_or_unknown, move_version
 
@@ -17,12 +17,12 @@ def rejected_key(dataset: str, file_name: str) -> str:
     return f"rejected/{dataset}/{file_name}"
 
 
-def reject_file(request: RejectInput, *, s3: Any, ledger: Ledger, raw_bucket: str) -> RejectOutput:
+def reject_file(request: RejectFileInput, *, s3: Any, ledger: Ledger, raw_bucket: str) -> RejectFileOutput:
     """Moves the source version (a rerun finds it moved and changes nothing) and records the rejection.
 
     Sends no notification: the execution then fails, and OnExecutionFailed sends the one message.
     """
-    source = source_from_event(request.event)
+    source = source_of(request.event)
     ledger.advance(source, request.execution.arn, "RejectFile", allowed=_REJECT_STATUSES)
     key = rejected_key(dataset_or_unknown(source), source.file_name)
     moved = move_version(s3, source, raw_bucket, key)
@@ -37,4 +37,4 @@ def reject_file(request: RejectInput, *, s3: Any, ledger: Ledger, raw_bucket: st
         rejected_uri=moved.uri,
         finished_at=now_iso(),
     )
-    return RejectOutput(rejected_uri=moved.uri, error=request.error)
+    return RejectFileOutput(rejected_uri=moved.uri, error=request.error)

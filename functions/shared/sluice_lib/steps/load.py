@@ -1,0 +1,162 @@
+"""Load: publishes a run's transform output to curated/, the Glue catalog and the serving table (or leaves the
+serving items to the LoadServing Distributed Map: sluice_lib.steps.load_serving_batch), then its gold tables."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sluice_lib.contracts import parse_contract
+from sluice_lib.curated import DATA_FOLDER, MANIFEST_NAME
+from sluice_lib.errors import TransformOutputInvalidError
+from sluice_lib.gold import publish_gold
+from sluice_lib.lake import (
+    Manifest,
+    copy_files,
+    delete_files,
+    ensure_table,
+    folder,
+    own_files,
+    partition_of,
+    plan_files,
+    read_manifest,
+    register_partitions,
+    remove_stale_files,
+)
+from sluice_lib.ledger import Ledger, now_iso
+from sluice_lib.models import LoadInput, LoadOutput, S3Location, ServingBatch
+from sluice_lib.raw import parse_s3_uri
+from sluice_lib.serving import serve_files
+from sluice_lib.settings import curated_prefix
+
+SERVING_PLAN_NAME = "_serving_batches.json"
+
+
+def publish_files(s3: Any, output_uri: str, lake_bucket: str, plan: dict[str, str]) -> None:
+    source_bucket, prefix = parse_s3_uri(folder(output_uri))
+    copy_files(s3, source_bucket, f"{prefix}{DATA_FOLDER}/", lake_bucket, plan)
+
+
+def publish_curated(
+    s3: Any,
+    glue: Any,
+    *,
+    request: LoadInput,
+    manifest: Manifest,
+    plan: dict[str, str],
+    lake_bucket: str,
+    glue_database: str,
+) -> list[str]:
+    """Write-audit-publish of the curated zone; returns the partitions.
+
+    Files are copied under names of their own first; the catalog learns of new partitions only after
+    every file is in place. When a copy or a catalog change fails, the files this attempt added are
+    deleted again (files an earlier run of the same upload published stay), so a failed Load leaves no
+    half output behind; a retry, redrive or rerun then publishes the whole output. Last, the upload's
+    files that the new output no longer has are removed.
+    """
+    run = request.run
+    location = f"s3://{lake_bucket}/{curated_prefix(run.dataset)}"
+    partitions = sorted({*manifest.partitions, *(partition_of(p) for p in manifest.files)} - {""})
+    before = set(own_files(s3, lake_bucket, run.dataset, run.ingest_id))
+    try:
+        publish_files(s3, run.output_uri, lake_bucket, plan)
+        ensure_table(glue, glue_database, run.dataset, manifest, location)
+        if manifest.partition_keys:
+            register_partitions(glue, glue_database, run.dataset, manifest, location, partitions)
+    except BaseException as exc:
+        added = sorted(set(plan.values()) - before)
+        try:
+            delete_files(s3, lake_bucket, added)
+        except Exception as cleanup:  # keep the original error; say what is left behind
+            exc.add_note(f"could not remove the {len(added)} curated files this Load added: {cleanup}")
+        raise
+    remove_stale_files(s3, lake_bucket, run.dataset, run.ingest_id, keep=set(plan.values()))
+    return partitions
+
+
+def serving_batches(keys: list[str], files_per_batch: int) -> list[ServingBatch]:
+    ordered = sorted(keys)
+    return [
+        ServingBatch(index=i, keys=ordered[start : start + files_per_batch])
+        for i, start in enumerate(range(0, len(ordered), files_per_batch))
+    ]
+
+
+def write_serving_plan(s3: Any, output_uri: str, batches: list[ServingBatch]) -> S3Location:
+    """The Distributed Map's items: a JSON list in S3 (ItemReader s3:getObject, InputType JSON)."""
+    bucket, prefix = parse_s3_uri(folder(output_uri))
+    key = f"{prefix}{SERVING_PLAN_NAME}"
+    body = json.dumps([b.model_dump(mode="json") for b in batches], separators=(",", ":"))
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    return S3Location(bucket=bucket, key=key)
+
+
+def load_run(
+    request: LoadInput,
+    *,
+    s3: Any,
+    glue: Any,
+    dynamodb: Any,
+    ledger: Ledger,
+    lake_bucket: str,
+    glue_database: str,
+    serving_table: str,
+) -> LoadOutput:
+    """Publishes the run's output: curated files, catalog table and partitions, then serving items.
+
+    Acts only while the run's execution owns the ledger item (DuplicateExecutionError otherwise).
+    Serving items are written after the curated publish; when the output has more files than
+    `request.fan_out_files`, they are left to the Distributed Map, `fan_out_files` files per item,
+    and the returned `serving_plan` names the items. Serving writes are upserts and cannot be taken
+    back: a failure among them leaves the curated output published and the items written so far, which
+    hold the values a retry, redrive or rerun writes again. Every part is idempotent, so a retried or
+    rerun Load leaves the same result as one Load.
+    """
+    run = request.run
+    ledger.advance(run.source, run.execution_arn, "Load")
+    manifest = read_manifest(s3, run.output_uri)
+    if manifest.run_id != run.run_id or manifest.dataset != run.dataset:
+        raise TransformOutputInvalidError(
+            f"{run.output_uri}{MANIFEST_NAME} describes run {manifest.run_id} of {manifest.dataset}, "
+            f"not run {run.run_id} of {run.dataset}"
+        )
+    plan = plan_files(manifest.files, run.dataset, run.ingest_id)
+    partitions = publish_curated(
+        s3, glue, request=request, manifest=manifest, plan=plan, lake_bucket=lake_bucket,
+        glue_database=glue_database,
+    )  # fmt: skip
+    curated_uri = f"s3://{lake_bucket}/{curated_prefix(run.dataset)}"
+
+    serving = parse_contract(json.loads(run.contract_json), f"contract of run {run.run_id}").pipeline.serving
+    serving_items = 0
+    serving_plan = None
+    keys = sorted(plan.values())
+    if serving is not None and request.fan_out_files is not None and len(keys) > request.fan_out_files:
+        serving_plan = write_serving_plan(s3, run.output_uri, serving_batches(keys, request.fan_out_files))
+    elif serving is not None:
+        serving_items = serve_files(
+            s3, dynamodb, lake_bucket=lake_bucket, keys=keys, manifest=manifest, serving=serving,
+            table=serving_table,
+        )  # fmt: skip
+    publish_gold(run, s3=s3, glue=glue, dynamodb=dynamodb, lake_bucket=lake_bucket, glue_database=glue_database, serving_table=serving_table)  # fmt: skip
+
+    ledger.advance(
+        run.source,
+        run.execution_arn,
+        "Load",
+        rows_loaded=manifest.rows_written,
+        curated_uri=curated_uri,
+        serving_items=serving_items,
+        serving_fanned_out=serving_plan is not None,
+        loaded_at=now_iso(),
+    )
+    return LoadOutput(
+        curated_uri=curated_uri,
+        files=len(plan),
+        rows_loaded=manifest.rows_written,
+        partitions=partitions,
+        serving_items=serving_items,
+        serving_plan=serving_plan,
+        fanned_out=serving_plan is not None,
+    )

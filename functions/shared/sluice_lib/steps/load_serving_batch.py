@@ -1,0 +1,43 @@
+"""LoadServingBatch: one item of the LoadServing Distributed Map writes the serving items of a few curated files
+that Load published (when the output had more files than one Load invocation serves: sluice_lib.steps.load)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sluice_lib.contracts import parse_contract
+from sluice_lib.errors import TransformOutputInvalidError
+from sluice_lib.lake import read_manifest
+from sluice_lib.ledger import Ledger
+from sluice_lib.models import LoadServingBatchInput, LoadServingBatchOutput
+from sluice_lib.serving import serve_files
+
+
+def load_serving_batch(
+    request: LoadServingBatchInput,
+    *,
+    s3: Any,
+    dynamodb: Any,
+    ledger: Ledger,
+    lake_bucket: str,
+    serving_table: str,
+) -> LoadServingBatchOutput:
+    """The serving items of the batch's published curated files (idempotent upserts).
+
+    Acts only while the run's execution owns the ledger item (DuplicateExecutionError otherwise). Items run
+    concurrently: a serving key found in rows of two items' files gets whichever item writes last (one Load
+    settles it by file order). Serving keys that cover the primary key, deduplicated by the transform, occur
+    in one file only.
+    """
+    run, batch = request.run, request.batch
+    ledger.advance(run.source, run.execution_arn, "LoadServing")
+    manifest = read_manifest(s3, run.output_uri)
+    serving = parse_contract(json.loads(run.contract_json), f"contract of run {run.run_id}").pipeline.serving
+    if serving is None:
+        raise TransformOutputInvalidError(f"{run.dataset} declares no serving keys: nothing to load")
+    items = serve_files(
+        s3, dynamodb, lake_bucket=lake_bucket, keys=batch.keys, manifest=manifest, serving=serving,
+        table=serving_table,
+    )  # fmt: skip
+    return LoadServingBatchOutput(index=batch.index, files=len(batch.keys), serving_items=items)
