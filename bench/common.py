@@ -168,14 +168,17 @@ def run_worker(
     env: dict[str, str] | None = None,
     sample: float = 0.05,
     timeout: float | None = None,
+    python: str = PYTHON,
+    cwd: Path = ROOT,
 ) -> Measured:
     """Runs `python -m <args>` in a fresh process; its last stdout line must be a JSON object.
 
-    Past `timeout` seconds the worker and its children are killed and RuntimeError is raised."""
-    command = [*(ONE_CORE if pin else []), PYTHON, "-m", *args]
+    `python` and `cwd` run the worker of another checkout (bench.runtimes_bench's baseline). Past `timeout`
+    seconds the worker and its children are killed and RuntimeError is raised."""
+    command = [*(ONE_CORE if pin else []), python, "-m", *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err, env={**os.environ, **(env or {})})
         peak_tree = 0
         stop = threading.Event()
 
