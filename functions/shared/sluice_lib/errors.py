@@ -47,7 +47,11 @@ class TooManyBadRowsError(FileRejectedError):
         self.counts = counts or {}
 
 
-# Names the ASL's Catch on Validate lists; a test keeps the two in step.
+class FileTooLargeError(FileRejectedError):
+    """A compressed file larger than one Validate Lambda reads in time (gzip cannot be split in byte ranges)."""
+
+
+# Names the ASL's Catch on Validate (and on MergeChunks) lists; a test keeps them in step.
 REJECTION_ERRORS: tuple[type[FileRejectedError], ...] = (
     EmptyFileError,
     NotUtf8Error,
@@ -56,6 +60,7 @@ REJECTION_ERRORS: tuple[type[FileRejectedError], ...] = (
     DuplicateColumnsError,
     UnknownDatasetError,
     TooManyBadRowsError,
+    FileTooLargeError,
 )
 
 

@@ -171,6 +171,7 @@ class ValidateOutput(_Model):
     # Which engine transforms the run and why (sluice_lib.transform_engine); the state machine routes on it.
     transform_engine: Literal["lambda", "glue"] = "glue"
     transform_engine_reason: str = ""
+    chunks: int = 1  # byte ranges validated in parallel (1: the single-Lambda path)
 
 
 # --- RegisterPartition -------------------------------------------------------------------------------------

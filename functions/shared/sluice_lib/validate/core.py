@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from sluice_lib.validate.catalog import schema_changed
 from sluice_lib.validate.check import BatchChecker, ragged_row
 from sluice_lib.validate.columns import ColumnMap, map_columns
 from sluice_lib.validate.outputs import BadRowWriter, StagingWriter, send_bad_rows, upload
-from sluice_lib.validate.reader import CsvReader, read_header
+from sluice_lib.validate.reader import Batch, CsvReader, read_header
 from sluice_lib.validate.stream import open_checked
 
 STAGING_FILE = "part-00000.parquet"
@@ -43,22 +44,107 @@ def _get_object(s3: Any, source: SourceObject) -> dict[str, Any]:
         raise
 
 
-def _scan(body: Any, source: SourceObject, contract: Contract, folder: Path) -> tuple[ColumnMap, int, int]:
-    """Streams the object once: staging Parquet and bad rows to local files; returns (columns, rows, bad)."""
-    stream = open_checked(body, source.key, source.uri)
-    header, rest = read_header(stream, source.uri)
-    columns = map_columns(header.names, contract, source.uri)
+def check_rows(
+    batches: Iterable[Batch], contract: Contract, columns: ColumnMap, staging_path: Path, folder: Path
+) -> tuple[int, int]:
+    """Checks every batch: valid rows to the staging Parquet, bad ones (in line order) to `folder`'s
+    bad_rows.csv and bad_rows.jsonl; returns (rows, bad rows)."""
     checker = BatchChecker(contract, columns)
     rows = 0
-    with StagingWriter(folder / STAGING_FILE, checker.schema) as staging, BadRowWriter(folder) as bad:
-        for batch in CsvReader(stream, header, rest, source.uri):
+    with StagingWriter(staging_path, checker.schema) as staging, BadRowWriter(folder) as bad:
+        for batch in batches:
             valid, bad_rows = checker.check(batch) if batch.num_rows else (None, [])
             if valid is not None:
                 staging.write(valid)
             bad_rows.extend(ragged_row(r, columns.width) for r in batch.ragged)
             bad.write(sorted(bad_rows, key=lambda r: r.line))
             rows += batch.num_rows + len(batch.ragged)
-        return columns, rows, bad.rows
+        return rows, bad.rows
+
+
+def _scan(body: Any, source: SourceObject, contract: Contract, folder: Path) -> tuple[ColumnMap, int, int]:
+    """Streams the object once: staging Parquet and bad rows to local files; returns (columns, rows, bad)."""
+    stream = open_checked(body, source.key, source.uri)
+    header, rest = read_header(stream, source.uri)
+    columns = map_columns(header.names, contract, source.uri)
+    reader = CsvReader(stream, header, rest, source.uri)
+    rows, bad = check_rows(reader, contract, columns, folder / STAGING_FILE, folder)
+    return columns, rows, bad
+
+
+def reject_if_too_many(
+    source: SourceObject, contract: Contract, rows_in: int, rejected: int, quarantine: str | None
+) -> None:
+    """TooManyBadRowsError when the share of bad rows is above the contract's max_reject_ratio."""
+    ratio = rejected / rows_in if rows_in else 0.0
+    limit = contract.pipeline.max_reject_ratio
+    if ratio > limit:
+        raise TooManyBadRowsError(
+            f"{source.uri}: {rejected} of {rows_in} rows ({ratio:.1%}) break the contract; "
+            f"{source.dataset} allows at most {limit:.1%} (bad rows in {quarantine})",
+            counts={
+                "rows_in": rows_in,
+                "rows_valid": rows_in - rejected,
+                "rows_rejected": rejected,
+                "bytes_in": source.size,
+            },
+        )
+
+
+def contract_for(source: SourceObject, contracts: ContractStore) -> Contract:
+    dataset = source.dataset
+    contract = contracts.get(dataset)
+    if contract is None:
+        raise UnknownDatasetError(
+            f"{source.uri}: no contract for dataset {dataset!r} (expected {dataset}.yaml among the contracts)"
+        )
+    return contract
+
+
+def quarantine_key(dataset: str, run_id: str) -> str:
+    return f"quarantine/{dataset}/{run_id}/bad_rows.csv"
+
+
+def build_output(
+    *,
+    source: SourceObject,
+    execution: Execution,
+    contract: Contract,
+    settings: Settings,
+    glue: Any,
+    counts: Counts,
+    dlq_messages: int,
+    quarantine_uri: str | None,
+    extra_columns: list[str],
+    references: str,
+    chunks: int = 1,
+) -> ValidateOutput:
+    """Validate's output, whichever path validated the rows."""
+    dataset = source.dataset
+    run_id = execution.name
+    table = staging_table(dataset)
+    staging_fingerprint = fingerprint(staging_glue_columns(contract))
+    return ValidateOutput(
+        run_id=run_id,
+        ingest_id=source.ingest_id,
+        dataset=dataset,
+        source=source,
+        execution_arn=execution.arn,
+        started_at=execution.start_time,
+        counts=counts,
+        dlq_messages=dlq_messages,
+        staging_uri=f"s3://{settings.lake_bucket}/{staging_prefix(dataset, source.ingest_id)}",
+        staging_table=table,
+        quarantine_uri=quarantine_uri,
+        schema_fingerprint=staging_fingerprint,
+        schema_changed=schema_changed(glue, settings.glue_database, table, staging_fingerprint),
+        output_uri=f"s3://{settings.lake_bucket}/{run_output_prefix(dataset, run_id)}",
+        contract_json=contract.to_json(),
+        extra_columns=extra_columns,
+        references_json=references,
+        chunks=chunks,
+        **choose_engine(contract, counts.bytes_in, settings.small_file_max_bytes).fields(),
+    )
 
 
 def validate_object(
@@ -78,11 +164,7 @@ def validate_object(
     max_reject_ratio, after quarantine and queue are written (the staging file is then not uploaded).
     """
     dataset = source.dataset
-    contract = contracts.get(dataset)
-    if contract is None:
-        raise UnknownDatasetError(
-            f"{source.uri}: no contract for dataset {dataset!r} (expected {dataset}.yaml among the contracts)"
-        )
+    contract = contract_for(source, contracts)
     references = references_json(contract, glue=glue, database=settings.glue_database)  # fail before the scan
     run_id = execution.name
     obj = _get_object(s3, source)
@@ -99,45 +181,23 @@ def validate_object(
         quarantine_uri = None
         dlq_messages = 0
         if rejected:
-            key = f"quarantine/{dataset}/{run_id}/bad_rows.csv"
+            key = quarantine_key(dataset, run_id)
             quarantine_uri = upload(s3, folder / "bad_rows.csv", settings.raw_bucket, key)
             dlq_messages = send_bad_rows(
                 sqs, settings.bad_records_queue_url, folder / "bad_rows.jsonl", dataset, source.key, run_id
             )
-        ratio = rejected / rows_in if rows_in else 0.0
-        limit = contract.pipeline.max_reject_ratio
-        if ratio > limit:
-            raise TooManyBadRowsError(
-                f"{source.uri}: {rejected} of {rows_in} rows ({ratio:.1%}) break the contract; "
-                f"{dataset} allows at most {limit:.1%} (bad rows in {quarantine_uri})",
-                counts={
-                    "rows_in": rows_in,
-                    "rows_valid": rows_in - rejected,
-                    "rows_rejected": rejected,
-                    "bytes_in": source.size,
-                },
-            )
+        reject_if_too_many(source, contract, rows_in, rejected, quarantine_uri)
         prefix = staging_prefix(dataset, source.ingest_id)
         upload(s3, folder / STAGING_FILE, settings.lake_bucket, prefix + STAGING_FILE)
-    table = staging_table(dataset)
-    staging_fingerprint = fingerprint(staging_glue_columns(contract))
-    return ValidateOutput(
-        run_id=run_id,
-        ingest_id=source.ingest_id,
-        dataset=dataset,
+    return build_output(
         source=source,
-        execution_arn=execution.arn,
-        started_at=execution.start_time,
+        execution=execution,
+        contract=contract,
+        settings=settings,
+        glue=glue,
         counts=Counts(rows_in=rows_in, rows_valid=rows_in - rejected, rows_rejected=rejected, bytes_in=size),
         dlq_messages=dlq_messages,
-        staging_uri=f"s3://{settings.lake_bucket}/{prefix}",
-        staging_table=table,
         quarantine_uri=quarantine_uri,
-        schema_fingerprint=staging_fingerprint,
-        schema_changed=schema_changed(glue, settings.glue_database, table, staging_fingerprint),
-        output_uri=f"s3://{settings.lake_bucket}/{run_output_prefix(dataset, run_id)}",
-        contract_json=contract.to_json(),
         extra_columns=columns.extra,
-        references_json=references,
-        **choose_engine(contract, size, settings.small_file_max_bytes).fields(),
+        references=references,
     )

@@ -55,13 +55,13 @@ class CheckedStream(io.RawIOBase):
     `quotes` counts '"' characters after the BOM: an odd total at the end means an unterminated quote.
     """
 
-    def __init__(self, raw: Readable, uri: str, compressed: bool) -> None:
+    def __init__(self, raw: Readable, uri: str, compressed: bool, at: int = 0) -> None:
         self._raw = raw
         self._uri = uri
         self._compressed = compressed
         self._decoder = codecs.getincrementaldecoder("utf-8")()
-        self._started = False
-        self.offset = 0
+        self._started = at > 0  # a chunk of the fanned-out Validate starts at a record, never at a BOM
+        self.offset = at
         self.quotes = 0
         self.at_eof = False
 
