@@ -8,14 +8,13 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice_lib.ledger import Ledger
-from sluice_lib.models import ValidateInput
+from sluice_lib.models import ValidateInput, ValidateOutput
 from sluice_lib.settings import Settings
-from sluice_lib.steps.validate import validate_run
+from sluice_lib.steps.validate import record_counts, validate_run
 
 logger = Logger()
 tracer = Tracer()
@@ -39,6 +38,7 @@ def lambda_handler(event: ValidateInput, context: LambdaContext) -> dict[str, An
       "execution": <$$.Execution: {"Id": "arn:aws:states:...", "Name": "...", "StartTime": "...", ...}>}`.
     Rejection errors (EmptyFileError, TooManyBadRowsError, ...) propagate: the Catch matches their names;
     so does DuplicateExecutionError, when another running execution owns the object version's run.
+    Over ValidateChunkBytes it returns the fan-out plan (ValidateFanOut) instead of the counts.
     """
     started = time.perf_counter()
     out = validate_run(
@@ -51,12 +51,7 @@ def lambda_handler(event: ValidateInput, context: LambdaContext) -> dict[str, An
         sqs=client("sqs"),
         glue=client("glue"),
     )
-    milliseconds = (time.perf_counter() - started) * 1000
-    metrics.add_dimension(name="dataset", value=out.dataset)
-    metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=out.counts.rows_in)
-    metrics.add_metric(name="RowsValid", unit=MetricUnit.Count, value=out.counts.rows_valid)
-    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=out.counts.rows_rejected)
-    metrics.add_metric(name="BytesIn", unit=MetricUnit.Bytes, value=out.counts.bytes_in)
-    metrics.add_metric(name="ValidateDuration", unit=MetricUnit.Milliseconds, value=milliseconds)
-    logger.info("validated", extra={"counts": out.counts.model_dump(), "source": out.source.uri})
+    if isinstance(out, ValidateOutput):  # else a fan-out plan: MergeChunks reports the counts
+        record_counts(metrics, out, milliseconds=(time.perf_counter() - started) * 1000)
+        logger.info("validated", extra={"counts": out.counts.model_dump(), "source": out.source.uri})
     return out.model_dump(mode="json")

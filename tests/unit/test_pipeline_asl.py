@@ -35,7 +35,13 @@ def test_validate_catch_routes_exactly_the_rejection_errors_to_reject_file():
         "DuplicateColumnsError",
         "UnknownDatasetError",
         "TooManyBadRowsError",
+        "FileTooLargeError",
     }
+
+
+def test_merge_chunks_catches_what_validate_catches():
+    """The fanned-out Validate ends in MergeChunks: its rejections and duplicates go where Validate's go."""
+    assert catches(STATES["MergeChunks"]) == catches(STATES["Validate"])
 
 
 def test_every_error_name_a_catch_matches_is_an_error_class_of_sluice_lib():

@@ -74,6 +74,10 @@ def imported_modules(path: Path) -> set[str]:
 def test_every_lambda_state_of_the_asl_and_the_failure_handler_are_known() -> None:
     assert STATES == {
         "Validate": "ValidateFunction",
+        "ScanRange": "ScanRangeFunction",
+        "PlanChunks": "PlanChunksFunction",
+        "ValidateChunk": "ValidateChunkFunction",
+        "MergeChunks": "MergeChunksFunction",
         "RegisterPartition": "RegisterPartitionFunction",
         "TransformInLambda": "TransformInLambdaFunction",
         "Load": "LoadFunction",

@@ -12,10 +12,10 @@ import pytest
 from steps_aws import SETTINGS
 from validate_world import OFFERS_HEADER, offers_row
 
-from sluice_lib.models import SourceObject
+from sluice_lib.models import Chunk, RangeScan, SourceObject
 from sluice_lib.validate.core import STAGING_FILE, _scan
 from sluice_lib.validate.fan_out import BAD_ROWS_HEADER, check_chunk, staging_part
-from sluice_lib.validate.ranges import Chunk, RangeScan, byte_ranges, plan_chunks, scan_range
+from sluice_lib.validate.ranges import byte_ranges, plan_chunks, scan_range
 from sluice_lib.validate.reader import read_header
 from sluice_lib.validate.stream import open_checked
 

@@ -125,6 +125,11 @@ class Execution(_Model):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+class S3Location(_Model):
+    bucket: str
+    key: str
+
+
 # --- Validate ----------------------------------------------------------------------------------------------
 
 
@@ -172,6 +177,106 @@ class ValidateOutput(_Model):
     transform_engine: Literal["lambda", "glue"] = "glue"
     transform_engine_reason: str = ""
     chunks: int = 1  # byte ranges validated in parallel (1: the single-Lambda path)
+
+
+# --- Validate fanned out: ScanRanges (Map of ScanRange), PlanChunks, ValidateChunks (Map of ValidateChunk),
+# MergeChunks. Validate claims the run and checks the header; for an object over ValidateChunkBytes it returns
+# ValidateFanOut, and MergeChunks returns the ValidateOutput the single path would have. -------------------------
+
+
+class ValidateFanOut(_Model):
+    """Validate's output for an object it leaves to the fan-out states (`fanned_out` routes the Choice)."""
+
+    fanned_out: Literal[True] = True
+    run_id: str
+    ingest_id: str
+    dataset: str
+    source: SourceObject
+    execution_arn: str
+    started_at: str
+    size: int  # bytes of the object version
+    header: list[str]  # the header's names, read once by Validate (chunks after the first have none)
+    extra_columns: list[str] = []
+    references_json: str = "{}"
+    ranges: int  # ScanRanges items
+    ranges_plan: S3Location  # JSON list of ByteRange
+    work_prefix: str  # lake-bucket prefix of the run's working files
+
+    @property
+    def execution(self) -> Execution:
+        return Execution(Id=self.execution_arn, Name=self.run_id, StartTime=self.started_at)
+
+
+class ByteRange(_Model):
+    """One ScanRanges item: bytes [start, end) of the object."""
+
+    index: int
+    start: int
+    end: int
+
+
+class RangeScan(_Model):
+    """What a range tells PlanChunks, under each parity of the quotes before it (index 0: even)."""
+
+    index: int
+    start: int
+    end: int
+    quotes: int  # '"' characters in [start, end)
+    first: list[int | None]  # where its first record starts (after a record end in the range), per parity
+    lines_to_first: list[int]  # physical lines in [start, first), per parity (0 when there is no first)
+    lines: list[int]  # physical lines in [start, end), per parity
+
+
+class Chunk(_Model):
+    """One ValidateChunks item: bytes [start, end) of whole records, after `lines_before` physical lines."""
+
+    index: int
+    start: int
+    end: int
+    lines_before: int
+
+
+class ScanRangeInput(_Model):
+    plan: ValidateFanOut
+    range: ByteRange
+
+
+class ScanRangeOutput(_Model):
+    index: int
+    quotes: int
+
+
+class PlanChunksInput(_Model):
+    plan: ValidateFanOut
+
+
+class PlanChunksOutput(_Model):
+    chunks: int
+    chunks_plan: S3Location  # JSON list of Chunk
+
+
+class ValidateChunkInput(_Model):
+    plan: ValidateFanOut
+    chunk: Chunk
+
+
+class Rejection(_Model):
+    error: str
+    cause: str
+
+
+class ChunkResult(_Model):
+    """What one chunk leaves for MergeChunks; a rejection found in it is reported here, raised by MergeChunks."""
+
+    index: int
+    rows: int = 0
+    rejected: int = 0
+    rejection: Rejection | None = None
+
+
+class MergeChunksInput(_Model):
+    plan: ValidateFanOut
+    chunks: PlanChunksOutput
 
 
 # --- RegisterPartition -------------------------------------------------------------------------------------
@@ -222,11 +327,6 @@ class LoadInput(_Model):
     transform: TransformResult | None = None
     # Output files one Load invocation writes serving items for; more fan out (None: never).
     fan_out_files: int | None = Field(default=None, ge=1)
-
-
-class S3Location(_Model):
-    bucket: str
-    key: str
 
 
 class LoadOutput(_Model):

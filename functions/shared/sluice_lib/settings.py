@@ -28,6 +28,11 @@ class Settings:
     contracts_dir: Path
     # Validate only (SmallFileMaxBytes): objects up to this size go to the Lambda engine; 0 or unset: never.
     small_file_max_bytes: int = 0
+    # Validate only (ValidateChunkBytes): an uncompressed object over this size is validated in byte ranges of
+    # this size by the fan-out states; 0 or unset: never.
+    validate_chunk_bytes: int = 0
+    # Validate only (ValidateGzipMaxBytes): a gzip object over this size is rejected (FileTooLargeError); 0: no limit.
+    validate_gzip_max_bytes: int = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -41,6 +46,8 @@ class Settings:
             topic_arn=require_env("TOPIC_ARN"),
             contracts_dir=Path(require_env("CONTRACTS_DIR")),
             small_file_max_bytes=int(os.environ.get("SMALL_FILE_MAX_BYTES") or 0),
+            validate_chunk_bytes=int(os.environ.get("VALIDATE_CHUNK_BYTES") or 0),
+            validate_gzip_max_bytes=int(os.environ.get("VALIDATE_GZIP_MAX_BYTES") or 0),
         )
 
     def contracts(self) -> ContractStore:

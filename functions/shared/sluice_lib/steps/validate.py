@@ -1,18 +1,22 @@
 """Validate: claims the upload's run in the runs ledger, checks every row against the dataset's contract
-(sluice_lib.validate), stages the valid rows and records the counts."""
+(sluice_lib.validate), stages the valid rows and records the counts. An uncompressed object over
+ValidateChunkBytes is left to the fan-out states (ScanRanges, PlanChunks, ValidateChunks, MergeChunks) once its
+header is checked."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from sluice_lib.contracts import ContractStore
 from sluice_lib.errors import TooManyBadRowsError
 from sluice_lib.ledger import Ledger, now_iso
-from sluice_lib.models import ValidateInput, ValidateOutput, source_of
+from sluice_lib.models import ValidateFanOut, ValidateInput, ValidateOutput, source_of
 from sluice_lib.settings import Settings
 from sluice_lib.validate import validate_object
+from sluice_lib.validate.fan_out import plan_fan_out
 
 logger = Logger(child=True)
 
@@ -27,8 +31,9 @@ def validate_run(
     s3: Any,
     sqs: Any,
     glue: Any,
-) -> ValidateOutput:
-    """Claims the object version's ledger item for this execution, validates the object, records its counts.
+) -> ValidateOutput | ValidateFanOut:
+    """Claims the object version's ledger item for this execution, validates the object, records its counts
+    (or returns the fan-out plan of a large object: MergeChunks records them).
 
     DuplicateExecutionError when another execution that still runs owns the item (`sfn` asks whether it
     runs). Rejection errors propagate for the Catch; a TooManyBadRowsError records the file's counts first.
@@ -43,6 +48,12 @@ def validate_run(
         sfn=sfn,
     )
     logger.info("claimed", extra={"source": source.uri, "previous": claim.previous_status})
+    plan = plan_fan_out(
+        source=source, execution=execution, contracts=contracts, settings=settings, s3=s3, glue=glue
+    )
+    if plan is not None:
+        logger.info("fanned out", extra={"source": source.uri, "ranges": plan.ranges, "bytes": plan.size})
+        return plan
     try:
         out = validate_object(
             source=source,
@@ -65,3 +76,13 @@ def validate_run(
         validated_at=now_iso(),
     )
     return out
+
+
+def record_counts(metrics: Metrics, out: ValidateOutput, *, milliseconds: float) -> None:
+    """The run's row and byte counts and the time it took, by dataset (Validate's, or MergeChunks' when fanned out)."""
+    metrics.add_dimension(name="dataset", value=out.dataset)
+    metrics.add_metric(name="RowsIn", unit=MetricUnit.Count, value=out.counts.rows_in)
+    metrics.add_metric(name="RowsValid", unit=MetricUnit.Count, value=out.counts.rows_valid)
+    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=out.counts.rows_rejected)
+    metrics.add_metric(name="BytesIn", unit=MetricUnit.Bytes, value=out.counts.bytes_in)
+    metrics.add_metric(name="ValidateDuration", unit=MetricUnit.Milliseconds, value=milliseconds)

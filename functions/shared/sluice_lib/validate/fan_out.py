@@ -14,14 +14,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
-from sluice_lib.contracts import Contract
-from sluice_lib.errors import MalformedCsvError, NotUtf8Error, SourceObjectMissingError, error_code
-from sluice_lib.models import S3Location, SourceObject
+from sluice_lib.contracts import Contract, ContractStore
+from sluice_lib.errors import (
+    FileTooLargeError,
+    MalformedCsvError,
+    NotUtf8Error,
+    SourceObjectMissingError,
+    error_code,
+)
+from sluice_lib.models import Chunk, Execution, S3Location, SourceObject, ValidateFanOut
+from sluice_lib.references import references_json
+from sluice_lib.settings import Settings
 from sluice_lib.validate.columns import ColumnMap, map_columns
-from sluice_lib.validate.core import check_rows
-from sluice_lib.validate.ranges import Chunk
+from sluice_lib.validate.core import check_rows, contract_for
+from sluice_lib.validate.ranges import byte_ranges
 from sluice_lib.validate.reader import CsvReader, Header, read_header
 from sluice_lib.validate.stream import GZIP_MAGIC, CheckedStream, open_checked
 
@@ -40,21 +46,6 @@ def work_prefix(dataset: str, run_id: str) -> str:
 
 def staging_part(index: int) -> str:
     return f"part-{index:05d}.parquet"
-
-
-class Rejection(BaseModel):
-    error: str
-    cause: str
-
-
-class ChunkResult(BaseModel):
-    """What a chunk leaves for MergeChunks (`chunks/<index>/result.json`)."""
-
-    index: int
-    rows: int = 0
-    rejected: int = 0
-    extra_columns: list[str] = []
-    rejection: Rejection | None = None
 
 
 def get_range(s3: Any, source: SourceObject, start: int, end: int) -> Any:
@@ -133,3 +124,74 @@ def check_chunk(
     reader = CsvReader(stream, header, rest, source.uri)
     rows, bad = check_rows(reader, contract, columns, folder / staging_part(chunk.index), folder)
     return columns, rows, bad
+
+
+def object_size(s3: Any, source: SourceObject) -> int:
+    """The version's size: from the event, else a HEAD."""
+    if source.size:
+        return source.size
+    params = {"Bucket": source.bucket, "Key": source.key}
+    if source.version_id:
+        params["VersionId"] = source.version_id
+    try:
+        return int(s3.head_object(**params)["ContentLength"])
+    except s3.exceptions.ClientError as exc:
+        if error_code(exc) in ("NoSuchKey", "NoSuchVersion", "404"):
+            raise SourceObjectMissingError(f"{source.uri}: the object version is gone ({exc})") from exc
+        raise
+
+
+def _too_large(source: SourceObject, size: int, limit: int) -> FileTooLargeError:
+    return FileTooLargeError(
+        f"{source.uri}: {size:,} bytes of gzip are more than ValidateGzipMaxBytes {limit:,}: a gzip stream "
+        "cannot be split into byte ranges, and one Validate Lambda would not read it within its timeout. "
+        f"Upload it uncompressed (validated in parallel byte ranges), or split it into .csv.gz files of at "
+        f"most {limit:,} bytes"
+    )
+
+
+def plan_fan_out(
+    *,
+    source: SourceObject,
+    execution: Execution,
+    contracts: ContractStore,
+    settings: Settings,
+    s3: Any,
+    glue: Any,
+) -> ValidateFanOut | None:
+    """The fan-out plan for an uncompressed object over ValidateChunkBytes (its ranges in S3), after the checks
+    that need only the header; None for the single path. A gzip object over ValidateGzipMaxBytes is rejected."""
+    size = object_size(s3, source)
+    gzip_limit = settings.validate_gzip_max_bytes
+    named_gzip = source.key.endswith(".gz")
+    if named_gzip and 0 < gzip_limit < size:
+        raise _too_large(source, size, gzip_limit)
+    chunk_bytes = settings.validate_chunk_bytes
+    if chunk_bytes <= 0 or size <= chunk_bytes or named_gzip:
+        return None
+    contract = contract_for(source, contracts)
+    references = references_json(contract, glue=glue, database=settings.glue_database)
+    gzipped, header = read_head(s3, source, size)
+    if gzipped:
+        if 0 < gzip_limit < size:
+            raise _too_large(source, size, gzip_limit)
+        return None
+    columns = map_columns(header.names, contract, source.uri)
+    prefix = work_prefix(source.dataset, execution.name)
+    ranges = byte_ranges(size, chunk_bytes)
+    plan = put_json(s3, settings.lake_bucket, prefix + "ranges.json", [r.model_dump() for r in ranges])
+    return ValidateFanOut(
+        run_id=execution.name,
+        ingest_id=source.ingest_id,
+        dataset=source.dataset,
+        source=source,
+        execution_arn=execution.arn,
+        started_at=execution.start_time,
+        size=size,
+        header=header.names,
+        extra_columns=columns.extra,
+        references_json=references,
+        ranges=len(ranges),
+        ranges_plan=plan,
+        work_prefix=prefix,
+    )

@@ -17,38 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from pydantic import BaseModel
+
+from sluice_lib.models import ByteRange, Chunk, RangeScan
 
 _QUOTE, _LF, _CR = ord('"'), ord("\n"), ord("\r")
-
-
-class ByteRange(BaseModel):
-    """One item of the ScanRanges Map: bytes [start, end) of the object."""
-
-    index: int
-    start: int
-    end: int
-
-
-class RangeScan(BaseModel):
-    """What a range tells the planner, under each parity of the quotes before it (index 0: even)."""
-
-    index: int
-    start: int
-    end: int
-    quotes: int  # '"' characters in [start, end)
-    first: list[int | None]  # where its first record starts (after a record end in the range), per parity
-    lines_to_first: list[int]  # physical lines in [start, first), per parity (0 when there is no first)
-    lines: list[int]  # physical lines in [start, end), per parity
-
-
-class Chunk(BaseModel):
-    """One item of the ValidateChunks Map: bytes [start, end), whole records, after `lines_before` lines."""
-
-    index: int
-    start: int
-    end: int
-    lines_before: int
 
 
 def byte_ranges(size: int, range_bytes: int) -> list[ByteRange]:
