@@ -110,8 +110,9 @@ def dedupe_by_key(
 def conform_staging(df: DataFrame, contract: Mapping[str, Any]) -> DataFrame:
     """Steps 1-5: normalise names, check against the contract, cast, trim, dedupe.
 
-    Dedupe ties are broken by row order taken before any shuffle, i.e. the staging file's line order
-    (staging holds one file per ingest; across several files Spark orders splits by size).
+    Dedupe ties are broken by the upload's line order: the staging file's name (the fanned-out Validate writes
+    one part per chunk, part-00000, part-00001, ... in file order), then the row order taken before any shuffle
+    (Spark reads a file's splits in order; across files it orders splits by size, hence the name first).
     """
     require_utc_session(df)
     fields = contract["schema"]["fields"]
@@ -122,6 +123,6 @@ def conform_staging(df: DataFrame, contract: Mapping[str, Any]) -> DataFrame:
     dedupe = contract.get("pipeline", {}).get("dedupe")
     if dedupe is None:
         return df
-    df = df.withColumn(ROW_ORDER, F.monotonically_increasing_id())
+    df = df.withColumn(ROW_ORDER, F.struct(F.input_file_name(), F.monotonically_increasing_id()))
     df = dedupe_by_key(df, contract["schema"].get("primaryKey") or [], dedupe.get("order_by"), ROW_ORDER)
     return df.drop(ROW_ORDER)

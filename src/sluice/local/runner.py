@@ -99,6 +99,9 @@ class ExecutionResult:
             "rows": self.rows(),
             "engine": self.engine,
             "engine_reason": (self.validated or {}).get("transform_engine_reason"),
+            "chunks": (self.validated or {}).get(
+                "chunks"
+            ),  # byte ranges validated in parallel (1: one Lambda)
             "dlq": self.dlq,
             "states": [s.to_json() for s in self.states],
             "error": self.error,
@@ -210,7 +213,12 @@ class Runner:
             result.error = {"type": described.get("error", ""), "cause": described.get("cause", "")}
         for visit in visits:
             out = visit.output or {}
-            if visit.name == "Validate" and "run" in out:
+            # Validate's output, or (over ValidateChunkBytes) MergeChunks': Validate then returns the fan-out plan.
+            if (
+                visit.name in ("Validate", "MergeChunks")
+                and "run" in out
+                and not out["run"]["result"].get("fanned_out")
+            ):
                 result.validated = out["run"]["result"]
             if visit.name == "Load" and "load" in out:
                 result.loaded = out["load"]["result"]

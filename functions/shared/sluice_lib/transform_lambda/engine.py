@@ -115,12 +115,13 @@ def _accepts(kind: str, staged: str) -> bool:
 
 
 def staging_files(source: Path) -> list[Path]:
-    """The staging folder's data files in the order Spark reads them (larger first), so that line order, the
-    dedupe tiebreak, is the same; files named `_*` or `.*` are skipped, as Spark does."""
+    """The staging folder's data files in name order: the upload's line order when the fanned-out Validate wrote
+    one part per chunk (part-00000, part-00001, ...), so the dedupe tiebreak (file, then row) is the Glue job's;
+    files named `_*` or `.*` are skipped, as Spark does."""
     files = [p for p in source.iterdir() if p.is_file() and not p.name.startswith(("_", "."))]
     if not files:
         raise StagingNotFoundError(f"{source}: no staging Parquet")
-    return sorted(files, key=lambda p: (-p.stat().st_size, p.name))
+    return sorted(files, key=lambda p: p.name)
 
 
 def _read_parquet(path: Path) -> str:
