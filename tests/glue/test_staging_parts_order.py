@@ -29,7 +29,9 @@ def write_parts(folder: Path) -> None:
     """part-00000 (small): key "tie" once; part-00001 (larger, so Spark reads it first): key "tie" again, which
     must win as the later line of the upload."""
     small = pa.table({"k": ["tie"], "v": ["first chunk"]})
-    big = pa.table({"k": [*(f"k{i}" for i in range(2000)), "tie"], "v": [*("x" * 50,) * 2000, "second chunk"]})
+    big = pa.table(
+        {"k": [*(f"k{i}" for i in range(2000)), "tie"], "v": [*("x" * 50,) * 2000, "second chunk"]}
+    )
     pq.write_table(small, folder / "part-00000.parquet")
     pq.write_table(big, folder / "part-00001.parquet")
 
