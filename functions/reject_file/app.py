@@ -10,9 +10,11 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import RejectFileInput
+from sluice_lib.raw import COPY_PARTS_AT_ONCE
 from sluice_lib.settings import Settings
 from sluice_lib.steps.reject_file import reject_file
 
@@ -24,7 +26,8 @@ SETTINGS = Settings.from_env()
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service)
+    # One connection per part of a multipart copy (sluice_lib.raw: COPY_PARTS_AT_ONCE parts at a time).
+    return boto3.client(service, config=Config(max_pool_connections=COPY_PARTS_AT_ONCE))
 
 
 @logger.inject_lambda_context(correlation_id_path="execution.Name")

@@ -47,6 +47,14 @@ def register(app: typer.Typer) -> None:
         markdown: Annotated[
             bool, typer.Option("--markdown", help="Print Markdown tables (docs/cost.md).")
         ] = False,
+        scale_plan: Annotated[
+            bool,
+            typer.Option(
+                "--plan",
+                help="The path the file takes, its chunks and Map children, each step's wall time, memory and "
+                "cost, checked against half of each Lambda's timeout (sluice.scale).",
+            ),
+        ] = False,
     ) -> None:
         """Cost of one execution on AWS (us-east-1 list prices) for sluice and the alternatives."""
         from sluice.cost import PRICES_TAKEN, THROUGHPUT, estimate, load_deployment, parse_size, scenarios
@@ -62,6 +70,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         path = template or repo_root() / "template.sam.yaml"
         deployment = load_deployment(path)
+        if scale_plan:
+            _print_plan(deployment, size_bytes, json_out)
+            return
         contract = ContractStore(path.parent / "contracts").get(dataset)
         if contract is None:
             err.print(f"[red]error:[/red] no contract for dataset {dataset!r} in {path.parent / 'contracts'}")
@@ -168,3 +179,64 @@ def _markdown(results: list[Any], month: float | None) -> str:
     if notes:
         lines += ["", "Warnings:", "", *notes]
     return "\n".join(lines)
+
+
+def _print_plan(deployment: Any, size: int, json_out: bool) -> None:
+    from sluice.scale import plan
+
+    found = plan(deployment, size)
+    if json_out:
+        steps = [
+            {
+                "step": s.name,
+                "function": s.function,
+                "invocations": s.invocations,
+                "seconds_each": round(s.seconds_each, 2),
+                "wall_s": round(s.wall_s, 1),
+                "timeout_s": s.spec.timeout_s if s.spec else None,
+                "memory_mb": round(s.memory_mb),
+                "configured_mb": s.spec.memory_mb if s.spec else None,
+                "within_half_timeout": s.within_time,
+                "within_memory": s.within_memory,
+                "usd": round(s.usd, 6),
+                "note": s.note,
+            }
+            for s in found.steps
+        ]
+        summary = {
+            "bytes": size,
+            "path": found.path,
+            "chunks": found.chunks,
+            "map_children": found.map_children,
+        }
+        totals = {"wall_s": round(found.wall_s, 1), "usd": round(found.usd, 6), "ok": found.ok}
+        print(json.dumps({**summary, "steps": steps, **totals}, indent=2))
+        return
+    out = Console(highlight=False, width=170)
+    out.print(
+        f"{size:,} bytes: {found.path} path, {found.chunks} chunk(s), {found.map_children} Map children, "
+        f"~{found.wall_s:,.0f} s, {_money(found.usd)}",
+        markup=False,
+    )
+    grid = Table("step", "Lambda", "runs", "s each", "wall s", "timeout", "MB", "of MB", "ok", "cost", "note")
+    for s in found.steps:
+        ok = "yes" if s.within_time and s.within_memory else "NO"
+        grid.add_row(
+            s.name,
+            s.function or "-",
+            str(s.invocations),
+            f"{s.seconds_each:,.1f}",
+            f"{s.wall_s:,.0f}",
+            f"{s.spec.timeout_s}" if s.spec else "-",
+            f"{s.memory_mb:,.0f}" if s.spec else "-",
+            f"{s.spec.memory_mb}" if s.spec else "-",
+            ok,
+            _money(s.usd),
+            s.note,
+        )
+    out.print(grid)
+    if not found.ok:
+        out.print(
+            "NO: a step runs past half its Lambda's timeout or over its memory (see docs/performance.md)."
+        )
+        raise typer.Exit(1)
