@@ -20,6 +20,7 @@ from typing import Any
 from sluice.local.moto_fixes import (
     aws_sdk_error_names,
     aws_sdk_normalisation,
+    backend_lookup,
     copy_object_checksum,
     definite_json_path,
     distributed_map_tolerance,
@@ -58,6 +59,7 @@ _CORRECTIONS: tuple[ModuleType, ...] = (
     integer_tolerated_failure_percentage,
     history_reverse_order,
     copy_object_checksum,
+    backend_lookup,
     scaled_sleeps,
     jsonata_evaluator,
 )
