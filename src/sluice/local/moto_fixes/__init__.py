@@ -24,6 +24,7 @@ from sluice.local.moto_fixes import (
     copy_object_checksum,
     definite_json_path,
     distributed_map_tolerance,
+    dynamodb_compact_items,
     execution_name,
     glue_sync,
     history_reverse_order,
@@ -60,6 +61,7 @@ _CORRECTIONS: tuple[ModuleType, ...] = (
     history_reverse_order,
     copy_object_checksum,
     backend_lookup,
+    dynamodb_compact_items,
     scaled_sleeps,
     jsonata_evaluator,
 )
