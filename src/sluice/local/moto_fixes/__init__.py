@@ -25,6 +25,7 @@ from sluice.local.moto_fixes import (
     definite_json_path,
     distributed_map_tolerance,
     dynamodb_compact_items,
+    dynamodb_request_parsing,
     execution_name,
     glue_sync,
     history_reverse_order,
@@ -62,6 +63,7 @@ _CORRECTIONS: tuple[ModuleType, ...] = (
     copy_object_checksum,
     backend_lookup,
     dynamodb_compact_items,
+    dynamodb_request_parsing,
     scaled_sleeps,
     jsonata_evaluator,
 )
