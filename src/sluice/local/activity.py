@@ -13,14 +13,17 @@ def spark_tasks() -> str | None:
     from pyspark import SparkContext  # imported late: most runs never start Spark
 
     context = SparkContext._active_spark_context
-    if context is None:
+    if context is None or getattr(context, "_jsc", None) is None:  # none, or still starting / stopping
         return None
-    tracker = context.statusTracker()
     parts = []
-    for stage_id in sorted(tracker.getActiveStageIds()):
-        info = tracker.getStageInfo(stage_id)
-        if info is not None:
-            parts.append(f"stage {stage_id}: {info.numCompletedTasks}/{info.numTasks} tasks")
+    try:
+        tracker = context.statusTracker()
+        for stage_id in sorted(tracker.getActiveStageIds()):
+            info = tracker.getStageInfo(stage_id)
+            if info is not None:
+                parts.append(f"stage {stage_id}: {info.numCompletedTasks}/{info.numTasks} tasks")
+    except Exception:  # a progress line is never worth failing the run: the session may stop meanwhile
+        return None
     return ", ".join(parts) or None
 
 
