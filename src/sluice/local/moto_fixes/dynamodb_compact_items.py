@@ -12,7 +12,9 @@ into moto's ``DynamoType`` objects the first time anything reads them (a GetItem
 an update), keeping the decoded form from then on, so in-place updates persist as before. The size limit
 is checked once per item: the JSON text is never smaller than the item's DynamoDB size, so an item whose
 JSON fits in moto's limit is within it, and a larger one goes through moto's own check. Items moto's
-parser gives binary values stay moto's ``Item``.
+parser gives binary values stay moto's ``Item``. Compact items are not added to moto's list of every model
+instance ever made (``instances_tracked``, for its dashboard), which kept overwritten items and every Scan's
+copies alive.
 
 Regression tests:
 ``tests/statemachine/test_moto_fixes/test_dynamodb_compact_items.py::test_items_read_back_as_written``,
@@ -38,6 +40,11 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 class CompactItem(Item):
     """An Item whose attributes are held as compressed JSON until first read."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> CompactItem:
+        # moto's BaseModel appends every instance to a class-wide list for its dashboard, so no item (an
+        # overwritten one, a Scan's copies) is ever freed; stored items are reachable from their table.
+        return object.__new__(cls)
 
     def __init__(self, hash_key: DynamoType, range_key: DynamoType | None, blob: bytes) -> None:
         self.hash_key = hash_key
