@@ -52,7 +52,7 @@ class CompactItem(Item):
         self._blob: bytes | None = blob
         self._attrs: LimitedSizeDict | None = None
 
-    @property  # type: ignore[override]
+    @property
     def attrs(self) -> LimitedSizeDict:
         if self._attrs is None:
             decoded = LimitedSizeDict()
