@@ -10,8 +10,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from sluice.commands import register_all
+from sluice.paths import repo_root
 
 app = typer.Typer(
     add_completion=False,
@@ -101,7 +103,7 @@ def run(
     ] = None,
 ) -> None:
     """Run files through the whole workflow on the embedded AWS emulation."""
-    from sluice.local.emulator import repo_root
+    # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
     from sluice.local.faults import FaultSpecError, parse_fault
     from sluice.local.parameters import ParameterError, parse_parameters
     from sluice.local.runner import RunInput, run_files
@@ -143,8 +145,6 @@ def run(
 
 
 def _print_summary(summary: dict[str, object]) -> None:
-    from rich.table import Table
-
     console = Console(highlight=False, width=max(Console().width, 120))
     table = Table(title=f"sluice run: {summary['status']}")
     for col in SUMMARY_COLUMNS:
@@ -191,6 +191,7 @@ def generate(
     ),
 ) -> None:
     """Generate a sample file for a dataset, with a share of deliberately bad rows."""
+    # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
     from sluice.generate import GENERATORS
 
     if dataset not in GENERATORS:
@@ -216,7 +217,7 @@ def contracts_check(
     folder: Annotated[Path | None, typer.Argument(help="Contracts folder (default: contracts/).")] = None,
 ) -> None:
     """Check every contract; print each problem with file, field and what is wrong."""
-    from sluice.local.emulator import repo_root
+    # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
     from sluice_lib.contracts import ContractStore
     from sluice_lib.transform_engine import lambda_blockers
 

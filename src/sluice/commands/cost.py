@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sluice.paths import repo_root
+
 
 def _money(usd: float) -> str:
     return f"${usd:,.4f}" if usd < 1 else f"${usd:,.2f}"
@@ -49,8 +51,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Cost of one execution on AWS (us-east-1 list prices) for sluice and the alternatives."""
+        # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
         from sluice.cost import PRICES_TAKEN, THROUGHPUT, estimate, load_deployment, parse_size, scenarios
-        from sluice.local.emulator import repo_root
         from sluice_lib.contracts import ContractStore
         from sluice_lib.transform_engine import lambda_blockers
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+import botocore.exceptions
 import typer
+from rich.table import Table
 
 from sluice.commands.status import (
     EndpointOption,
@@ -285,8 +287,6 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list on stdout.")] = False,
     ) -> None:
         """One line per run with bad rows in the queue: file, rows, messages, the columns at fault."""
-        from rich.table import Table
-
         target = target_or_exit(endpoint_url, stack, region)
         sqs, url, messages, groups = _read_groups(target)
         release(sqs, url, messages)
@@ -349,8 +349,6 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--dry-run", help="Show what would be uploaded; change nothing.")
         ] = False,
     ) -> None:
-        import botocore.exceptions
-
         target = target_or_exit(endpoint_url, stack, region)
         sqs, url, _, groups = _read_groups(target)
         chosen = [g for g in groups if not runs or g.run_id in runs]

@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sluice.paths import repo_root
+
 if TYPE_CHECKING:
     from sluice.local.emulator import Emulator
 
@@ -111,7 +113,6 @@ def function_ids(emu: Emulator) -> list[str]:
 def template_functions(logical_id: str) -> list[str]:
     """The template's function logical ids; InvokeUsageError unless `logical_id` is one (no emulator needed)."""
     # Imported when the command runs: sluice.local loads moto, which every other `sluice` command would wait for.
-    from sluice.local.emulator import repo_root
     from sluice.local.template import SamApp
 
     ids = sorted(SamApp.load(repo_root() / "template.sam.yaml").code_dirs)

@@ -59,6 +59,7 @@ def _text_stdout() -> IO[str]:
 
 
 def _banner(emu: Any, url: str, logs: Path, seconds: float) -> list[str]:
+    # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
     from sluice.local.server import local_queue_url
     from sluice.local.stack import REGION, STACK_NAME
 
@@ -83,6 +84,7 @@ def _banner(emu: Any, url: str, logs: Path, seconds: float) -> list[str]:
 
 def serve(port: int, logs: Path, time_scale: float, out: IO[str]) -> int:
     """Binds 127.0.0.1:port, provisions the stack, serves until SIGINT or SIGTERM; returns the exit code."""
+    # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
     from sluice.local.emulator import Emulator
     from sluice.local.server import LocalEndpoint, PortInUseError
 

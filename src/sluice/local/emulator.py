@@ -12,10 +12,12 @@ from typing import IO, Any
 
 import boto3
 from moto import mock_aws
+from moto.sns.models import sns_backends
 
 from sluice.local import events, glue, lambdas, moto_fixes
 from sluice.local.stack import ACCOUNT, REGION, Stack, provision
 from sluice.local.template import SamApp
+from sluice.paths import repo_root
 
 NOTIFICATION_TAP = "sluice-local-notifications"
 
@@ -32,23 +34,10 @@ def _make_signing_key(subscription_arn: str) -> None:
     """moto signs SNS messages with an RSA key it makes on a subscription's first message (~0.4 s, 2048
     bits): make it now, while provisioning, instead of inside every run's first NotifySuccess state
     (bench/results/e2e.md)."""
-    from moto.sns.models import sns_backends
 
     subscription = sns_backends[ACCOUNT][REGION].subscriptions.get(subscription_arn)
     if subscription is not None:
         subscription.private_key()
-
-
-def repo_root() -> Path:
-    """The folder holding template.sam.yaml (the source checkout sluice runs from)."""
-    env = os.environ.get("SLUICE_ROOT")
-    if env:
-        return Path(env).resolve()
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "template.sam.yaml").is_file():
-            return parent
-    return Path.cwd()
 
 
 class Emulator:
