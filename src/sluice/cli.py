@@ -6,12 +6,16 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from sluice.commands import register_all
+from sluice.contracts_folder import CONTRACTS_OPTION
+
+if TYPE_CHECKING:
+    from sluice_lib.contracts import ContractStore
 
 app = typer.Typer(
     add_completion=False,
@@ -41,8 +45,19 @@ SUMMARY_COLUMNS = (
 
 
 def _usage_error(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print("[red]error:[/red] ", end="")
+    err.print(message, markup=False)
     return typer.Exit(EXIT_USAGE)
+
+
+def _contracts(option: Path | None, datasets: list[str] | None = None) -> ContractStore:
+    """The contracts folder, checked before anything is provisioned (a usage error otherwise)."""
+    from sluice.contracts_folder import ContractsUsageError, load_contracts
+
+    try:
+        return load_contracts(option, datasets)
+    except ContractsUsageError as exc:
+        raise _usage_error(str(exc)) from None
 
 
 def _parse_inputs(args: list[str], dataset: str | None) -> list[tuple[str, Path]]:
@@ -99,6 +114,7 @@ def run(
             "E.g. SmallFileMaxBytes=0 (every file through the Glue job).",
         ),
     ] = None,
+    contracts: Annotated[Path | None, CONTRACTS_OPTION] = None,
 ) -> None:
     """Run files through the whole workflow on the embedded AWS emulation."""
     from sluice.local.emulator import repo_root
@@ -108,6 +124,7 @@ def run(
     from sluice.local.template import SamApp
 
     inputs = [RunInput(ds, path) for ds, path in _parse_inputs(files, dataset)]
+    store = _contracts(contracts, [item.dataset for item in inputs])
     try:
         faults = [parse_fault(text) for text in fail or []]
     except FaultSpecError as exc:
@@ -127,6 +144,7 @@ def run(
             faults=faults,
             redrive=redrive,
             parameters=parameters,
+            contracts=store.root,
         )
     except FaultSpecError as exc:  # a state the state machine does not have, an error it cannot get
         raise _usage_error(str(exc)) from None
@@ -213,14 +231,18 @@ def generate(
 
 @contracts_app.command("check")
 def contracts_check(
-    folder: Annotated[Path | None, typer.Argument(help="Contracts folder (default: contracts/).")] = None,
+    folder: Annotated[
+        Path | None,
+        typer.Argument(help="Contracts folder (default: --contracts, $SLUICE_CONTRACTS, else contracts/)."),
+    ] = None,
+    contracts: Annotated[Path | None, CONTRACTS_OPTION] = None,
 ) -> None:
     """Check every contract; print each problem with file, field and what is wrong."""
-    from sluice.local.emulator import repo_root
+    from sluice.contracts_folder import contracts_folder
     from sluice_lib.contracts import ContractStore
     from sluice_lib.transform_engine import lambda_blockers
 
-    root = folder or repo_root() / "contracts"
+    root = folder or contracts_folder(contracts)
     if not root.is_dir():
         raise _usage_error(f"{root}: no such folder")
     store = ContractStore(root)
@@ -229,7 +251,8 @@ def contracts_check(
         err.print(problem, markup=False)
     if problems:
         raise typer.Exit(EXIT_FAILED)
-    err.print(f"{len(store.datasets())} contracts OK: {', '.join(store.datasets())}", markup=False)
+    count = len(store.datasets())
+    err.print(f"{count} contract{'s' if count != 1 else ''} OK: {', '.join(store.datasets())}", markup=False)
     err.print("transform engines (the Lambda one takes files up to SmallFileMaxBytes):", markup=False)
     for name in store.datasets():
         contract = store.get(name)

@@ -394,6 +394,7 @@ def run_files(
     faults: list[FaultSpec] | None = None,
     redrive: bool = False,
     parameters: dict[str, str] | None = None,
+    contracts: Path | None = None,
 ) -> dict[str, Any]:
     """Provisions the stack, runs every input in order, exports what the runs produced.
 
@@ -402,13 +403,16 @@ def run_files(
     `faults`: Task states whose service calls fail (sluice.local.faults); FaultSpecError for a bad one.
     `redrive`: redrive each failed execution from the state that failed (sluice.local.redrive).
     `parameters`: template parameter overrides, as `sam deploy --parameter-overrides` (sluice.local.parameters).
+    `contracts`: the contracts folder the handlers read (default: the checkout's `contracts/`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     log_file = out_dir / "logs" / "lambda.log"
     if log_file.exists():
         log_file.unlink()
     t0 = time.perf_counter()
-    with Emulator(root=root, time_scale=time_scale, log_file=log_file, parameters=parameters) as emu:
+    with Emulator(
+        root=root, time_scale=time_scale, log_file=log_file, parameters=parameters, contracts=contracts
+    ) as emu:
         progress(f"stack provisioned from template.sam.yaml in {time.perf_counter() - t0:.2f}s")
         with injected(emu, faults or []) as injector:
             runner = Runner(

@@ -35,11 +35,17 @@ def _get_object(s3: Any, source: SourceObject) -> dict[str, Any]:
         params["VersionId"] = source.version_id
     try:
         return dict(s3.get_object(**params))
-    except (s3.exceptions.NoSuchKey, s3.exceptions.NoSuchBucket) as exc:
-        raise SourceObjectMissingError(f"{source.uri}: the object is gone ({exc})") from exc
+    except s3.exceptions.NoSuchBucket as exc:
+        raise SourceObjectMissingError(f"{source.uri}: no bucket {source.bucket!r} (NoSuchBucket)") from exc
+    except s3.exceptions.NoSuchKey as exc:
+        raise SourceObjectMissingError(
+            f"{source.uri}: no object at this key: never uploaded, or moved or deleted since (NoSuchKey)"
+        ) from exc
     except s3.exceptions.ClientError as exc:
         if error_code(exc) in ("NoSuchVersion", "404"):
-            raise SourceObjectMissingError(f"{source.uri}: the object version is gone ({exc})") from exc
+            raise SourceObjectMissingError(
+                f"{source.uri}: no version {source.version_id!r} of the object ({error_code(exc)})"
+            ) from exc
         raise
 
 
