@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from sluice.commands import register_all
 from sluice.contracts_folder import CONTRACTS_OPTION
@@ -186,7 +187,8 @@ def _print_summary(summary: dict[str, object]) -> None:
     console.print(table)
     for ex in executions:
         if ex["error"]:
-            console.print(f"[red]{ex['source_key']}[/red]: {ex['error']['type']}: {ex['error']['cause']}")
+            console.print(f"[red]{escape(ex['source_key'])}[/red]: ", end="")
+            console.print(f"{ex['status']}: {ex['error']['type']}: {ex['error']['cause']}", markup=False)
         for redrive in ex.get("redrives", []):
             console.print(
                 f"{ex['source_key']}: redrive {redrive['redrive_count']} from {redrive['from_state']}: "

@@ -47,10 +47,14 @@ class ExecutionWatcher:
                 if status == "SUCCEEDED":
                     self.say(f"✓ {ex['name']} SUCCEEDED in {format_seconds(seconds)}")
                     continue
+                from sluice.local.runner import REJECTED_STATE, plain_cause
+
                 described = self.sfn.describe_execution(executionArn=arn)
                 state = failed_state(history(self.sfn, arn)) or "?"
+                ended = "REJECTED" if state == REJECTED_STATE else f"{status} at {state}"
                 self.say(
-                    f"✗ {ex['name']} {status} at {state} in {format_seconds(seconds)}: {described.get('error')}"
+                    f"✗ {ex['name']} {ended} in {format_seconds(seconds)}: {described.get('error')}: "
+                    f"{plain_cause(described.get('cause', ''))}"
                 )
 
 

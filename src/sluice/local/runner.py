@@ -21,6 +21,7 @@ from sluice_lib.ledger import Ledger
 from sluice_lib.models import source_from_event
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+REJECTED_STATE = "Rejected"  # the ASL's Fail state after RejectFile
 TRANSFORM_STATES = {"lambda": "TransformInLambda", "glue": "Transform"}  # engine -> its state in the ASL
 Progress = Callable[[str], None]
 
@@ -79,11 +80,12 @@ class ExecutionResult:
         return next((engine for engine, state in TRANSFORM_STATES.items() if state in names), None)
 
     def rows(self) -> dict[str, int | None]:
+        # A file rejected as a whole before its rows were all read has no counts: in, valid, rejected are null.
         counts = (self.validated or {}).get("counts") or self.ledger_counts or {}
         return {
             "in": counts.get("rows_in"),
             "valid": counts.get("rows_valid"),
-            "rejected": counts.get("rows_rejected", self.dlq["rows"] if self.error else None),
+            "rejected": counts.get("rows_rejected"),
             "curated": (self.manifest or {}).get("rows_written"),
             "deduped": (self.manifest or {}).get("rows_deduped"),
             "loaded": (self.loaded or {}).get("rows_loaded"),
@@ -109,6 +111,30 @@ class ExecutionResult:
         }
 
 
+def plain_cause(cause: str) -> str:
+    """An execution's `cause` as one message: the `errorMessage` of a Lambda error payload (no stack trace, no
+    paths), the `ErrorMessage` of a Glue job run; other causes as they are."""
+    try:
+        payload = json.loads(cause)
+    except (ValueError, TypeError):
+        return cause
+    if isinstance(payload, dict):
+        for key in ("errorMessage", "ErrorMessage", "message", "Message"):
+            if isinstance(payload.get(key), str):
+                return str(payload[key])
+    return cause
+
+
+def describe_end(result: ExecutionResult) -> str:
+    """The progress line of an execution's end: `REJECTED in 1.26s: MissingColumnsError: ...`."""
+    line = f"{result.status} in {result.seconds:.2f}s"
+    if result.error:
+        failed = next((v.name for v in reversed(result.states) if v.status == "FAILED"), None)
+        at = f" at {failed}" if failed and result.status != "REJECTED" else ""
+        line += f"{at}: {result.error['type']}: {result.error['cause']}"
+    return line
+
+
 def _states_from_history(events: list[dict[str, Any]]) -> list[StateVisit]:
     visits: list[StateVisit] = []
     current: StateVisit | None = None
@@ -130,7 +156,7 @@ def _states_from_history(events: list[dict[str, Any]]) -> list[StateVisit]:
         elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted") and current is not None:
             current.status = "FAILED"
             current.seconds = (ev["timestamp"] - current.entered).total_seconds()
-            if current.name == "Rejected":
+            if current.name == REJECTED_STATE:
                 current.status = "SUCCEEDED"  # a Fail state that did its job: the run was rejected on purpose
     return visits
 
@@ -207,7 +233,10 @@ class Runner:
             )
         result.states = visits
         if result.status != "SUCCEEDED":
-            result.error = {"type": described.get("error", ""), "cause": described.get("cause", "")}
+            raw = described.get("cause", "")
+            result.error = {"type": described.get("error", ""), "cause": plain_cause(raw), "raw_cause": raw}
+        if result.status == "FAILED" and visits and visits[-1].name == REJECTED_STATE:
+            result.status = "REJECTED"  # Step Functions says FAILED: the Fail state that rejects a file
         for visit in visits:
             out = visit.output or {}
             if visit.name == "Validate" and "run" in out:
@@ -259,7 +288,7 @@ class Runner:
             key, arn = self.upload(item)
             self.progress(f"  execution {arn.rsplit(':', 1)[-1]}")
             result = self.follow(arn, item.dataset, key)
-            self.progress(f"  {result.status} in {result.seconds:.2f}s")
+            self.progress(f"  {describe_end(result)}")
             results.append(result)
             if self.on_result is not None:
                 self.on_result(self.emu, result)
@@ -272,7 +301,7 @@ class Runner:
             for number in range(1, self.reruns + 1):
                 self.progress(f"▶ rerun {number} of {self.reruns}: a new execution with the same input")
                 again = self.rerun(result)
-                self.progress(f"  {again.status} in {again.seconds:.2f}s")
+                self.progress(f"  {describe_end(again)}")
                 results.append(again)
                 if self.on_result is not None:
                     self.on_result(self.emu, again)
@@ -320,7 +349,11 @@ class Runner:
             },
         ]
         again.seconds += failed.seconds
-        self.progress(f"  {again.status} in {again.redrives[-1]['seconds']:.2f}s")
+        ended = describe_end(again).split(":", 1)
+        self.progress(
+            f"  {again.status} in {again.redrives[-1]['seconds']:.2f}s"
+            + (f":{ended[1]}" if len(ended) > 1 else "")
+        )
         return again
 
     def upload_many(self, items: list[RunInput], threads: int = 8) -> list[tuple[str, str]]:
@@ -420,7 +453,14 @@ def run_files(
             )
             results = runner.run(inputs)
         outputs = export_outputs(emu, out_dir)
-    overall = "SUCCEEDED" if all(r.status == "SUCCEEDED" for r in results) else "FAILED"
+    statuses = {r.status for r in results}
+    overall = (
+        "SUCCEEDED"
+        if statuses == {"SUCCEEDED"}
+        else "REJECTED"
+        if statuses <= {"SUCCEEDED", "REJECTED"}
+        else "FAILED"
+    )
     return {
         "status": overall,
         "executions": [r.to_json() for r in results],
