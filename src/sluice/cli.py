@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from sluice.commands import register_all
 from sluice.contracts_folder import CONTRACTS_OPTION
+from sluice.text import counted
 
 if TYPE_CHECKING:
     from sluice_lib.contracts import ContractStore
@@ -253,8 +254,7 @@ def contracts_check(
         err.print(problem, markup=False)
     if problems:
         raise typer.Exit(EXIT_FAILED)
-    count = len(store.datasets())
-    err.print(f"{count} contract{'s' if count != 1 else ''} OK: {', '.join(store.datasets())}", markup=False)
+    err.print(f"{counted(len(store.datasets()), 'contract')} OK: {', '.join(store.datasets())}", markup=False)
     err.print("transform engines (the Lambda one takes files up to SmallFileMaxBytes):", markup=False)
     for name in store.datasets():
         contract = store.get(name)

@@ -15,6 +15,7 @@ from sluice.local.export import export_outputs, read_queue
 from sluice.local.faults import FaultInjector, FaultSpec, injected
 from sluice.local.redrive import NotRedrivableError, plan
 from sluice.local.redrive import redrive as redrive_execution
+from sluice.text import counted
 from sluice_lib.curated import MANIFEST_NAME
 from sluice_lib.errors import InvalidEventError
 from sluice_lib.ledger import Ledger
@@ -212,7 +213,9 @@ class Runner:
             for visit in visits[shown:]:
                 if visit.status == "RUNNING":
                     break
-                retries = f" after {visit.attempts - 1} retries" if visit.attempts > 1 else ""
+                retries = (
+                    f" after {counted(visit.attempts - 1, 'retry', 'retries')}" if visit.attempts > 1 else ""
+                )
                 self.progress(
                     f"  {'✓' if visit.status == 'SUCCEEDED' else '✗'} {visit.name} {visit.seconds:.2f}s{retries}"
                 )

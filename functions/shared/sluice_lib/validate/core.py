@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +77,13 @@ def validate_object(
     s3: Any,
     sqs: Any,
     glue: Any,
+    queue_bad_rows: bool = True,
+    on_queued: Callable[[int], None] | None = None,
 ) -> ValidateOutput:
     """Checks every row of `source` against its dataset's contract; stages valid rows as typed Parquet.
 
-    Bad rows go to the quarantine CSV and the bad-records queue. File-level problems raise the
+    Bad rows go to the quarantine CSV and, unless `queue_bad_rows` is false (an earlier run of the same object
+    version queued them), the bad-records queue; `on_queued` gets the number of messages sent. File-level problems raise the
     rejection errors of sluice_lib.errors; so does a share of bad rows above the contract's
     max_reject_ratio, after quarantine and queue are written (the staging file is then not uploaded).
     """
@@ -107,9 +111,12 @@ def validate_object(
         if rejected:
             key = f"quarantine/{dataset}/{run_id}/bad_rows.csv"
             quarantine_uri = upload(s3, folder / "bad_rows.csv", settings.raw_bucket, key)
+        if rejected and queue_bad_rows:
             dlq_messages = send_bad_rows(
                 sqs, settings.bad_records_queue_url, folder / "bad_rows.jsonl", dataset, source.key, run_id
             )
+            if on_queued is not None:
+                on_queued(dlq_messages)
         ratio = rejected / rows_in if rows_in else 0.0
         limit = contract.pipeline.max_reject_ratio
         if ratio > limit:

@@ -88,6 +88,14 @@ def _line_end(buf: bytes, start: int, eof: bool) -> tuple[int, int] | None:
     return found.start(), found.end()
 
 
+def _opened_at(stream: CheckedStream) -> str:
+    """`: the quote at line L, column C opens it` for a stream read to its end with an odd number of quotes."""
+    if stream.open_quote is None:
+        return ""
+    line, column = stream.open_quote
+    return f": the quote at line {line}, column {column} opens it"
+
+
 def read_header(stream: CheckedStream, uri: str) -> tuple[Header, bytes]:
     """Reads up to the end of the header record; returns it and the bytes read past it."""
     buf = b""
@@ -122,7 +130,7 @@ def read_header(stream: CheckedStream, uri: str) -> tuple[Header, bytes]:
             continue
         if eof:
             if buf.count(b'"') % 2:
-                raise MalformedCsvError(f"{uri}: the header has an unterminated quote")
+                raise MalformedCsvError(f"{uri}: the header has an unterminated quote{_opened_at(stream)}")
             inner = end = len(buf)
             break
         if len(buf) > _MAX_HEADER:
@@ -210,7 +218,8 @@ class CsvReader:
             raise MalformedCsvError(f"{self._uri}: not parseable as CSV: {exc}") from exc
         if self._stream.quotes % 2:
             raise MalformedCsvError(
-                f"{self._uri}: a quoted value is never closed (the file has an odd number of '\"' characters)"
+                f"{self._uri}: a quoted value is never closed{_opened_at(self._stream)} (the file has an odd "
+                "number of '\"' characters, so everything after that quote would be one value)"
             )
         ragged = self._place_skipped(None, sys.maxsize, None)
         if ragged:
