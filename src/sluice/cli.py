@@ -187,6 +187,13 @@ def _print_summary(summary: dict[str, object]) -> None:
         )
     console.print(table)
     for ex in executions:
+        if ex.get("extra_columns"):
+            extra = ex["extra_columns"]
+            console.print(
+                f"{ex['source_key']}: {counted(len(extra), 'column')} not in the {ex['dataset']} contract, "
+                f"dropped: {', '.join(extra)}",
+                markup=False,
+            )
         if ex["error"]:
             console.print(f"[red]{escape(ex['source_key'])}[/red]: ", end="")
             console.print(f"{ex['status']}: {ex['error']['type']}: {ex['error']['cause']}", markup=False)

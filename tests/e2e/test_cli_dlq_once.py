@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(src: Path, out: Path) -> dict:
+    command = ["run", str(src), "-d", "offers", "--reruns", "1", "--json", "--out", str(out)]
     result = subprocess.run(
-        [sys.executable, "-m", "sluice.cli", "run", str(src), "-d", "offers", "--reruns", "1", "--json"]
-        + ["--out", str(out)],
+        [sys.executable, "-m", "sluice.cli", *command],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -31,6 +31,7 @@ ENDED_RUN_FIELDS = (
     "curated_uri",
     "quarantine_uri",
     "counts",
+    "extra_columns",
     "rows_loaded",
     "serving_items",
     "validated_at",

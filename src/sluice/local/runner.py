@@ -68,6 +68,9 @@ class ExecutionResult:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     duplicate: bool = False  # ended in the Duplicate state: another running execution owned the object
     ledger_counts: dict[str, int] | None = None  # Validate's counts as the ledger holds them (rejected runs)
+    ledger_extra_columns: list[str] | None = (
+        None  # the ledger's, when Validate's output is not in the history
+    )
     redrives: list[dict[str, Any]] = field(default_factory=list)  # --redrive: sluice.local.redrive
 
     @property
@@ -79,6 +82,13 @@ class ExecutionResult:
         """Which engine transformed the file: `lambda` (TransformInLambda ran), `glue` (Transform ran), or None."""
         names = {s.name for s in self.states}
         return next((engine for engine, state in TRANSFORM_STATES.items() if state in names), None)
+
+    @property
+    def extra_columns(self) -> list[str]:
+        """The upload's columns its contract does not name (dropped), as Validate reported them."""
+        if self.validated is not None:
+            return list(self.validated.get("extra_columns") or [])
+        return list(self.ledger_extra_columns or [])
 
     def rows(self) -> dict[str, int | None]:
         # A file rejected as a whole before its rows were all read has no counts: in, valid, rejected are null.
@@ -102,6 +112,7 @@ class ExecutionResult:
             "rows": self.rows(),
             "engine": self.engine,
             "engine_reason": (self.validated or {}).get("transform_engine_reason"),
+            "extra_columns": self.extra_columns,
             "dlq": self.dlq,
             "states": [s.to_json() for s in self.states],
             "error": self.error,
@@ -253,6 +264,7 @@ class Runner:
         result.ledger = None if item is None else item.get("status")
         if item is not None and not result.validated and item.get("execution_arn") == arn:
             result.ledger_counts = item.get("counts")
+            result.ledger_extra_columns = item.get("extra_columns")
         return result
 
     def rerun(self, first: ExecutionResult) -> ExecutionResult:

@@ -75,6 +75,11 @@ def validate_run(
         "Validate",
         counts=out.counts.model_dump(),
         quarantine_uri=out.quarantine_uri,
+        extra_columns=out.extra_columns,
         validated_at=now_iso(),
     )
+    if out.extra_columns:
+        logger.warning(
+            "extra columns dropped", extra={"source": source.uri, "extra_columns": out.extra_columns}
+        )
     return out
