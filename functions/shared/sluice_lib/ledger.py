@@ -32,6 +32,7 @@ ENDED_RUN_FIELDS = (
     "quarantine_uri",
     "counts",
     "extra_columns",
+    "blank_lines",
     "rows_loaded",
     "serving_items",
     "validated_at",

@@ -95,6 +95,7 @@ class ExecutionResult:
         counts = (self.validated or {}).get("counts") or self.ledger_counts or {}
         return {
             "in": counts.get("rows_in"),
+            "blank": (self.validated or {}).get("blank_lines"),
             "valid": counts.get("rows_valid"),
             "rejected": counts.get("rows_rejected"),
             "curated": (self.manifest or {}).get("rows_written"),

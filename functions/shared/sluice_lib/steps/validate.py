@@ -76,6 +76,7 @@ def validate_run(
         counts=out.counts.model_dump(),
         quarantine_uri=out.quarantine_uri,
         extra_columns=out.extra_columns,
+        blank_lines=out.blank_lines,
         validated_at=now_iso(),
     )
     if out.extra_columns:

@@ -50,22 +50,26 @@ def _get_object(s3: Any, source: SourceObject) -> dict[str, Any]:
         raise
 
 
-def _scan(body: Any, source: SourceObject, contract: Contract, folder: Path) -> tuple[ColumnMap, int, int]:
-    """Streams the object once: staging Parquet and bad rows to local files; returns (columns, rows, bad)."""
+def _scan(
+    body: Any, source: SourceObject, contract: Contract, folder: Path
+) -> tuple[ColumnMap, int, int, int]:
+    """Streams the object once: staging Parquet and bad rows to local files; returns (columns, rows, bad,
+    blank lines)."""
     stream = open_checked(body, source.key, source.uri)
     header, rest = read_header(stream, source.uri)
     columns = map_columns(header.names, contract, source.uri)
     checker = BatchChecker(contract, columns)
     rows = 0
+    reader = CsvReader(stream, header, rest, source.uri)
     with StagingWriter(folder / STAGING_FILE, checker.schema) as staging, BadRowWriter(folder) as bad:
-        for batch in CsvReader(stream, header, rest, source.uri):
+        for batch in reader:
             valid, bad_rows = checker.check(batch) if batch.num_rows else (None, [])
             if valid is not None:
                 staging.write(valid)
             bad_rows.extend(ragged_row(r, columns.width) for r in batch.ragged)
             bad.write(sorted(bad_rows, key=lambda r: r.line))
             rows += batch.num_rows + len(batch.ragged)
-        return columns, rows, bad.rows
+        return columns, rows, bad.rows, reader.blank_lines
 
 
 def validate_object(
@@ -103,7 +107,7 @@ def validate_object(
     with tempfile.TemporaryDirectory(prefix="sluice-validate-") as tmp:
         folder = Path(tmp)
         try:
-            columns, rows_in, rejected = _scan(body, source, contract, folder)
+            columns, rows_in, rejected, blank_lines = _scan(body, source, contract, folder)
         finally:
             body.close()
         quarantine_uri = None
@@ -151,6 +155,7 @@ def validate_object(
         output_uri=f"s3://{settings.lake_bucket}/{run_output_prefix(dataset, run_id)}",
         contract_json=contract.to_json(),
         extra_columns=columns.extra,
+        blank_lines=blank_lines,
         references_json=references,
         **choose_engine(contract, size, settings.small_file_max_bytes).fields(),
     )
