@@ -28,7 +28,7 @@ app = typer.Typer(
 contracts_app = typer.Typer(no_args_is_help=True, help="Dataset contracts.")
 app.add_typer(contracts_app, name="contracts")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _SUFFIXES = (".csv", ".csv.gz")
