@@ -76,6 +76,9 @@ class FieldSpec(_Strict):
 class TableSchema(_Strict):
     fields: list[FieldSpec] = Field(min_length=1)
     primaryKey: list[str] = []
+    missingValues: list[str] = [
+        ""
+    ]  # Frictionless: values that mean "no value" (null), as the field reads them
 
     @model_validator(mode="after")
     def _names_unique_and_keys_known(self) -> TableSchema:

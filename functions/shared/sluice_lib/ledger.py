@@ -31,6 +31,8 @@ ENDED_RUN_FIELDS = (
     "curated_uri",
     "quarantine_uri",
     "counts",
+    "extra_columns",
+    "blank_lines",
     "rows_loaded",
     "serving_items",
     "validated_at",

@@ -167,6 +167,7 @@ class ValidateOutput(_Model):
     output_uri: str
     contract_json: str
     extra_columns: list[str] = []
+    blank_lines: int = 0  # blank lines and records whose values are all empty: lines, not rows
     references_json: str = "{}"  # {dataset: curated table location} the transform reads (joins, aggregates)
     # Which engine transforms the run and why (sluice_lib.transform_engine); the state machine routes on it.
     transform_engine: Literal["lambda", "glue"] = "glue"

@@ -77,10 +77,12 @@ def build_notification(
     error: dict[str, Any] | None,
     failed_state: str | None = None,
     finished_at: str | None = None,
+    extra_columns: list[str] | None = None,
 ) -> Notification:
     """Builds the message every finished execution sends; `finished_at` defaults to now.
 
-    `error` is `{"type", "cause"}` (a Lambda JSON cause is reduced to its message).
+    `error` is `{"type", "cause"}` (a Lambda JSON cause is reduced to its message); `extra_columns` the upload's
+    columns the contract does not name, which were dropped ([] when none, or not known).
     """
     started = parse_time(started_at)
     finished = parse_time(finished_at) or datetime.now(UTC)
@@ -100,6 +102,7 @@ def build_notification(
             else None
         ),
         "failed_state": failed_state,
+        "extra_columns": list(extra_columns or []),
     }
     return Notification(subject=_subject(status, dataset, source.file_name, failed_state), body=body)
 

@@ -43,6 +43,7 @@ def _make_signing_key(subscription_arn: str) -> None:
 class Emulator:
     """Context manager: starts the mock, applies moto corrections, provisions the template.
 
+    `contracts` is the folder the handlers read contracts from (default: the checkout's `contracts/`).
     Retry and Wait intervals of the ASL are real sleeps; `time_scale` shrinks them (the ASL keeps its
     production intervals). Lambda log lines (stdout) go to `log_file` while the emulator runs.
     """
@@ -53,8 +54,10 @@ class Emulator:
         time_scale: float = 0.001,
         log_file: Path | None = None,
         parameters: dict[str, str] | None = None,
+        contracts: Path | None = None,
     ) -> None:
         self.root = root or repo_root()
+        self.contracts = contracts or self.root / "contracts"  # the handlers' CONTRACTS_DIR (--contracts)
         self.parameters = parameters  # template parameter overrides, as `sam deploy --parameter-overrides`
         self.time_scale = time_scale
         self.log_file = log_file
@@ -88,7 +91,7 @@ class Emulator:
             moto_fixes.apply()
             moto_fixes.set_time_scale(self.time_scale)
             self.stack = provision(SamApp.load(self.root / "template.sam.yaml"), self.parameters)
-            self.lambdas = lambdas.LambdaRuntime(self.stack, self.root / "contracts")
+            self.lambdas = lambdas.LambdaRuntime(self.stack, self.contracts)
             lambdas.install(self.lambdas)
             jvm_log = self.log_file.with_name("spark.log") if self.log_file is not None else None
             self.glue = glue.LocalGlue(self.stack, time_scale=self.time_scale, jvm_log=jvm_log)

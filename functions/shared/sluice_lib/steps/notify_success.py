@@ -39,4 +39,5 @@ def success_notification(
         },
         error=None,
         finished_at=finished_at,
+        extra_columns=run.extra_columns,
     )
