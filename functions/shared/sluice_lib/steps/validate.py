@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from sluice_lib.contracts import ContractStore
-from sluice_lib.errors import TooManyBadRowsError
+from sluice_lib.errors import QualityRuleError, TooManyBadRowsError
 from sluice_lib.ledger import Ledger, now_iso
 from sluice_lib.models import ValidateInput, ValidateOutput, source_of
 from sluice_lib.settings import Settings
@@ -52,9 +52,15 @@ def validate_run(
             s3=s3,
             sqs=sqs,
             glue=glue,
+            ledger=ledger,
         )
     except TooManyBadRowsError as exc:  # keep the counts of a rejected file, then let the Catch see it
         ledger.advance(source, execution.arn, "Validate", counts=exc.counts, validated_at=now_iso())
+        raise
+    except QualityRuleError as exc:  # and the quality results that rejected it
+        ledger.advance(
+            source, execution.arn, "Validate", counts=exc.counts, quality=exc.results, validated_at=now_iso()
+        )
         raise
     ledger.advance(
         source,
@@ -62,6 +68,7 @@ def validate_run(
         "Validate",
         counts=out.counts.model_dump(),
         quarantine_uri=out.quarantine_uri,
+        quality=[q.model_dump() for q in out.quality],
         validated_at=now_iso(),
     )
     return out
