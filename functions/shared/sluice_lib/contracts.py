@@ -16,8 +16,10 @@ from sluice_lib.quality.spec import (
     NUMERIC_TYPES,
     RULE_TYPES,
     ColumnStatistic,
+    Expression,
     Freshness,
     QualityRule,
+    References,
     Unique,
 )
 
@@ -601,4 +603,58 @@ def cross_contract_problems(loaded: dict[str, tuple[Path, Contract]], broken: se
                 problems.append(f"{where}: {owners[agg.name]} already defines a gold table of that name")
             else:
                 owners[agg.name] = dataset
+    for _dataset, (path, contract) in sorted(loaded.items()):
+        problems += _quality_problems(path, contract, loaded, broken)
     return problems + _cycles(loaded)
+
+
+def _quality_problems(
+    path: Path, contract: Contract, loaded: dict[str, tuple[Path, Contract]], broken: set[str]
+) -> list[str]:
+    """`references` rules name a dataset whose curated table has the key, of the column's type; `expression`
+    rules compute true/false on the staged column types (tried on no rows, so type errors show here)."""
+    problems = []
+    for i, rule in enumerate(contract.quality):
+        where = f"{path}: quality[{i}] ({rule.rule_name})"
+        if isinstance(rule, References):
+            if rule.dataset in broken:
+                problems.append(f"{where}.dataset: the contract of {rule.dataset!r} is malformed (see above)")
+                continue
+            if rule.dataset not in loaded:
+                known = ", ".join(sorted(loaded)) or "none"
+                problems.append(f"{where}.dataset: no contract for dataset {rule.dataset!r} (known: {known})")
+                continue
+            other = loaded[rule.dataset][1]
+            if rule.ref_key not in other.curated_columns():
+                problems.append(
+                    f"{where}.key: the curated {rule.dataset} table has no column {rule.ref_key} "
+                    f"(it has {', '.join(other.curated_columns())})"
+                )
+                continue
+            mine = contract.field(rule.column).type
+            theirs = next(
+                (
+                    f.type
+                    for f in other.fields
+                    if other.pipeline.transform.rename.get(f.name, f.name) == rule.ref_key
+                ),
+                None,
+            )
+            if theirs is not None and theirs != mine:
+                problems.append(f"{where}: {rule.column} is {mine} here but {theirs} in {rule.dataset}")
+        if isinstance(rule, Expression):
+            problems += [f"{where}.check: {p}" for p in _expression_problems(contract, rule.check)]
+    return problems
+
+
+def _expression_problems(contract: Contract, check: str) -> list[str]:
+    from sluice_lib.quality.evaluate import (
+        check_expression,
+    )  # pyarrow: the CLI has it, every function does not
+    from sluice_lib.schema import staging_arrow_schema
+
+    try:
+        check_expression(check, staging_arrow_schema(contract).empty_table())
+    except ValueError as exc:
+        return [str(exc)]
+    return []

@@ -67,6 +67,7 @@ class ExecutionResult:
     duplicate: bool = False  # ended in the Duplicate state: another running execution owned the object
     ledger_counts: dict[str, int] | None = None  # Validate's counts as the ledger holds them (rejected runs)
     redrives: list[dict[str, Any]] = field(default_factory=list)  # --redrive: sluice.local.redrive
+    ledger_quality: list[dict[str, Any]] | None = None  # the quality results the ledger holds (rejected runs)
 
     @property
     def run_id(self) -> str:
@@ -89,6 +90,11 @@ class ExecutionResult:
             "loaded": (self.loaded or {}).get("rows_loaded"),
         }
 
+    def quality(self) -> list[dict[str, Any]]:
+        """The run's quality results: `rule`, `severity`, `passed`, `value` per rule of the contract."""
+        results = (self.validated or {}).get("quality") or self.ledger_quality or []
+        return [{k: r.get(k) for k in ("rule", "severity", "passed", "value")} for r in results]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
@@ -106,6 +112,7 @@ class ExecutionResult:
             "notifications": [n.get("status") for n in self.notifications],
             "duplicate": self.duplicate,
             "redrives": self.redrives,
+            "quality": self.quality(),
         }
 
 
@@ -221,6 +228,7 @@ class Runner:
         result.ledger = None if item is None else item.get("status")
         if item is not None and not result.validated and item.get("execution_arn") == arn:
             result.ledger_counts = item.get("counts")
+            result.ledger_quality = item.get("quality")
         return result
 
     def rerun(self, first: ExecutionResult) -> ExecutionResult:

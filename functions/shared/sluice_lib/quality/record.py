@@ -1,12 +1,11 @@
 """Where a run's quality results go: the lake's `quality` table (one Parquet file per run, partitioned by
-dataset, registered in the Glue Data Catalog), one CloudWatch metric per failing rule (EMF, Powertools), and the
-one-line summary the notifications carry."""
+dataset, registered in the Glue Data Catalog), and one CloudWatch metric per failing rule (EMF, Powertools)."""
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -146,26 +145,3 @@ def emit_metrics(dataset: str, results: Iterable[QualityResult]) -> int:
             metric.add_dimension(name="rule", value=result.rule[:250])
             metric.add_dimension(name="severity", value=result.severity)
     return len(failed)
-
-
-def summary_line(results: Iterable[Mapping[str, Any]]) -> str | None:
-    """The notification's line: `4 rules, 3 passed; failed: references(...) (warn): 12, allowed <= 0 rows`."""
-    items = list(results)
-    if not items:
-        return None
-    failed = [r for r in items if not r.get("passed")]
-    line = f"{len(items)} rules, {len(items) - len(failed)} passed"
-    if failed:
-        line += "; failed: " + "; ".join(
-            f"{r.get('rule')} ({r.get('severity')}): {_plain(r.get('value'))}, allowed {r.get('threshold')}"
-            for r in failed
-        )
-    return line
-
-
-def _plain(value: Any) -> str:
-    if value is None:
-        return "nothing to measure"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:.4g}"
-    return str(int(value)) if isinstance(value, int | float) else str(value)

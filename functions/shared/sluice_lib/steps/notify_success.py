@@ -39,4 +39,5 @@ def success_notification(
         },
         error=None,
         finished_at=finished_at,
+        quality=[q.model_dump() for q in run.quality],
     )
