@@ -4,6 +4,7 @@ severities; the expression language's safety; the row-count anomaly statistic.""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -13,6 +14,7 @@ from sluice_lib.contracts import Contract, parse_contract
 from sluice_lib.quality.anomaly import expected_band
 from sluice_lib.quality.evaluate import QualityResult, RuleInputs, check_expression, evaluate
 from sluice_lib.quality.expression import ExpressionSyntaxError, parse
+from sluice_lib.quality.record import emit_metrics
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 FIELDS = [
@@ -239,3 +241,26 @@ def test_expression_language_computes_column_wise_with_sql_null_semantics() -> N
 def test_expression_that_is_not_a_check_is_refused() -> None:
     with pytest.raises(ValueError, match="must give true or false per row"):
         check_expression("amount + fee", ROWS)
+
+
+def test_emit_metrics_writes_one_quality_rule_failed_metric_per_failing_rule(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    results = [
+        run({"type": "row_count", "min": 5, "severity": "warn"}),
+        run({"type": "row_count", "min": 1, "severity": "reject"}),
+        run({"type": "unique", "columns": ["account"], "severity": "reject"}),
+    ]
+
+    assert emit_metrics("payments", results) == 2
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(m["rule"], m["severity"], m["dataset"], m["QualityRuleFailed"]) for m in lines] == [
+        ("row_count", "warn", "payments", [1.0]),
+        ("unique(account)", "reject", "payments", [1.0]),
+    ]
+    assert {d for m in lines for d in m["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]} == {
+        "dataset",
+        "rule",
+        "severity",
+    }
