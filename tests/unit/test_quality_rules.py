@@ -3,8 +3,8 @@ severities; the expression language's safety; the row-count anomaly statistic.""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 import json
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
