@@ -197,6 +197,12 @@ def _print_summary(summary: dict[str, object]) -> None:
         if ex["error"]:
             console.print(f"[red]{escape(ex['source_key'])}[/red]: ", end="")
             console.print(f"{ex['status']}: {ex['error']['type']}: {ex['error']['cause']}", markup=False)
+        for rule in ex.get("quality", []):
+            if not rule["passed"]:
+                console.print(
+                    f"{ex['source_key']}: quality rule {rule['rule']} ({rule['severity']}) failed: {rule['value']}",
+                    markup=False,
+                )
         for redrive in ex.get("redrives", []):
             console.print(
                 f"{ex['source_key']}: redrive {redrive['redrive_count']} from {redrive['from_state']}: "

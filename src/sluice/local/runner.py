@@ -72,6 +72,7 @@ class ExecutionResult:
         None  # the ledger's, when Validate's output is not in the history
     )
     redrives: list[dict[str, Any]] = field(default_factory=list)  # --redrive: sluice.local.redrive
+    ledger_quality: list[dict[str, Any]] | None = None  # the quality results the ledger holds (rejected runs)
 
     @property
     def run_id(self) -> str:
@@ -103,6 +104,11 @@ class ExecutionResult:
             "loaded": (self.loaded or {}).get("rows_loaded"),
         }
 
+    def quality(self) -> list[dict[str, Any]]:
+        """The run's quality results: `rule`, `severity`, `passed`, `value` per rule of the contract."""
+        results = (self.validated or {}).get("quality") or self.ledger_quality or []
+        return [{k: r.get(k) for k in ("rule", "severity", "passed", "value")} for r in results]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
@@ -121,6 +127,7 @@ class ExecutionResult:
             "notifications": [n.get("status") for n in self.notifications],
             "duplicate": self.duplicate,
             "redrives": self.redrives,
+            "quality": self.quality(),
         }
 
 
@@ -266,6 +273,7 @@ class Runner:
         if item is not None and not result.validated and item.get("execution_arn") == arn:
             result.ledger_counts = item.get("counts")
             result.ledger_extra_columns = item.get("extra_columns")
+            result.ledger_quality = item.get("quality")
         return result
 
     def rerun(self, first: ExecutionResult) -> ExecutionResult:

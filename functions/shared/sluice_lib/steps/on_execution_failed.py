@@ -213,6 +213,7 @@ def _record_and_notify(
         failed_state=failed_state,
         finished_at=finished_at,
         extra_columns=item.get("extra_columns"),
+        quality=item.get("quality") if item.get("execution_arn") == arn else None,
     )
     message_id = publish(sns, topic_arn, notification)
     return OnExecutionFailedOutput(

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from sluice_lib.contracts import ContractStore
-from sluice_lib.errors import TooManyBadRowsError
+from sluice_lib.errors import QualityRuleError, TooManyBadRowsError
 from sluice_lib.ledger import Ledger, now_iso
 from sluice_lib.models import ValidateInput, ValidateOutput, source_of
 from sluice_lib.settings import Settings
@@ -65,9 +65,15 @@ def validate_run(
             glue=glue,
             queue_bad_rows=not queued,
             on_queued=on_queued,
+            ledger=ledger,
         )
     except TooManyBadRowsError as exc:  # keep the counts of a rejected file, then let the Catch see it
         ledger.advance(source, execution.arn, "Validate", counts=exc.counts, validated_at=now_iso())
+        raise
+    except QualityRuleError as exc:  # and the quality results that rejected it
+        ledger.advance(
+            source, execution.arn, "Validate", counts=exc.counts, quality=exc.results, validated_at=now_iso()
+        )
         raise
     ledger.advance(
         source,
@@ -77,6 +83,7 @@ def validate_run(
         quarantine_uri=out.quarantine_uri,
         extra_columns=out.extra_columns,
         blank_lines=out.blank_lines,
+        quality=[q.model_dump() for q in out.quality],
         validated_at=now_iso(),
     )
     if out.extra_columns:

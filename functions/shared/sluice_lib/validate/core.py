@@ -15,7 +15,9 @@ from sluice_lib.errors import (
     UnknownDatasetError,
     error_code,
 )
-from sluice_lib.models import Counts, Execution, SourceObject, ValidateOutput
+from sluice_lib.ledger import Ledger
+from sluice_lib.models import Counts, Execution, QualityOutcome, SourceObject, ValidateOutput
+from sluice_lib.quality.run import check_quality
 from sluice_lib.references import references_json
 from sluice_lib.schema import fingerprint, staging_glue_columns
 from sluice_lib.settings import Settings, run_output_prefix, staging_prefix, staging_table
@@ -83,13 +85,16 @@ def validate_object(
     glue: Any,
     queue_bad_rows: bool = True,
     on_queued: Callable[[int], None] | None = None,
+    ledger: Ledger | None = None,
 ) -> ValidateOutput:
     """Checks every row of `source` against its dataset's contract; stages valid rows as typed Parquet.
 
     Bad rows go to the quarantine CSV and, unless `queue_bad_rows` is false (an earlier run of the same object
     version queued them), the bad-records queue; `on_queued` gets the number of messages sent. File-level problems raise the
     rejection errors of sluice_lib.errors; so does a share of bad rows above the contract's
-    max_reject_ratio, after quarantine and queue are written (the staging file is then not uploaded).
+    max_reject_ratio, after quarantine and queue are written (the staging file is then not uploaded), and a
+    failed `reject` quality rule (sluice_lib.quality), evaluated on the staged rows before their upload.
+    `ledger` is the runs ledger the row-count anomaly rule reads its history from (None: no history).
     """
     dataset = source.dataset
     contract = contracts.get(dataset)
@@ -134,6 +139,18 @@ def validate_object(
                     "bytes_in": source.size,
                 },
             )
+        counts = Counts(rows_in=rows_in, rows_valid=rows_in - rejected, rows_rejected=rejected, bytes_in=size)
+        quality = check_quality(
+            contract,
+            folder / STAGING_FILE,
+            source=source,
+            run_id=run_id,
+            counts=counts.model_dump(),
+            settings=settings,
+            ledger=ledger,
+            s3=s3,
+            glue=glue,
+        )
         prefix = staging_prefix(dataset, source.ingest_id)
         upload(s3, folder / STAGING_FILE, settings.lake_bucket, prefix + STAGING_FILE)
     table = staging_table(dataset)
@@ -145,7 +162,7 @@ def validate_object(
         source=source,
         execution_arn=execution.arn,
         started_at=execution.start_time,
-        counts=Counts(rows_in=rows_in, rows_valid=rows_in - rejected, rows_rejected=rejected, bytes_in=size),
+        counts=counts,
         dlq_messages=dlq_messages,
         staging_uri=f"s3://{settings.lake_bucket}/{prefix}",
         staging_table=table,
@@ -157,5 +174,6 @@ def validate_object(
         extra_columns=columns.extra,
         blank_lines=blank_lines,
         references_json=references,
+        quality=[QualityOutcome(**r.to_dict()) for r in quality],
         **choose_engine(contract, size, settings.small_file_max_bytes).fields(),
     )
