@@ -50,6 +50,7 @@ def _timed(store: Counter[str], name: str, fn: Any) -> Any:
 
 
 def worker(rows: int) -> None:
+    # imported on use: each worker process loads only the libraries of what it measures
     from bench.validate_bench import offers_file
     from sluice.local import glue
     from sluice.local.emulator import Emulator
@@ -154,9 +155,11 @@ class _MemorySampler:
 
 def _state_overheads(visits: list[Any], invocations: list[Any], job_runs: list[Any]) -> dict[str, float]:
     """Per state name: its seconds minus the handler call or job run it made (in order), summed over visits."""
+    # imported on use: each worker process loads only the libraries of what it measures
     import json
 
-    from sluice.local.emulator import repo_root
+    # imported on use: each worker process loads only the libraries of what it measures
+    from sluice.paths import repo_root
 
     asl = json.loads((repo_root() / "statemachine" / "pipeline.asl.json").read_text(encoding="utf-8"))
     resources = {name: state.get("Resource", "") for name, state in asl["States"].items()}
@@ -189,6 +192,7 @@ def _state_seconds(runs: list[Measured]) -> dict[str, float]:
 
 
 def run(opts: Options) -> Path:
+    # imported on use: each worker process loads only the libraries of what it measures
     from bench.common import write_result
 
     loads = [load_average()]

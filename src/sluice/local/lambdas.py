@@ -10,6 +10,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +119,13 @@ class LambdaRuntime:
         fn = self.function(name_or_arn)
         started = time.perf_counter()
         error_type: str | None = None
-        with self.lock, self._environment(fn):
+        with self.lock, self._environment(fn), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            # A rejected file raises before any metric is added, and Powertools then warns that there is nothing
+            # to publish: expected, not news (Powertools' docs suggest this filter).
+            warnings.filterwarnings(
+                "ignore", message="No application metrics to publish", category=UserWarning
+            )
             try:
                 if self.fault_hook is not None:
                     self.fault_hook(fn, event)
@@ -133,6 +140,8 @@ class LambdaRuntime:
                     "errorMessage": str(exc),
                     "stackTrace": traceback.format_tb(exc.__traceback__),
                 }
+            for warning in caught:  # into the function's log, as the Lambda runtime would, not onto stderr
+                print(f"{warning.category.__name__}: {warning.message} ({fn.name})", flush=True)
         self.invocations.append(Invocation(fn.name, time.perf_counter() - started, error_type))
         return result, error_type
 
