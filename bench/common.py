@@ -38,6 +38,7 @@ class Options:
     runs: int = 3
     out: Path = RESULTS
     command: str = ""
+    e2e_rows: tuple[int, ...] = ()  # sizes the e2e benchmark runs once more, on demand (10,000,000)
 
 
 def _first(path: str, prefix: str) -> str:

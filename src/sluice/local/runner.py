@@ -7,9 +7,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sluice.local import activity
 from sluice.local.emulator import Emulator
 from sluice.local.export import export_outputs, read_queue
 from sluice.local.faults import FaultInjector, FaultSpec, injected
@@ -25,6 +27,9 @@ TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 REJECTED_STATE = "Rejected"  # the ASL's Fail state after RejectFile
 TRANSFORM_STATES = {"lambda": "TransformInLambda", "glue": "Transform"}  # engine -> its state in the ASL
 Progress = Callable[[str], None]
+POLL_FIRST_S = 0.05  # the first pause between polls of a state, growing to POLL_MAX_S
+POLL_MAX_S = 1.0
+HEARTBEAT_S = 5.0  # a state running longer than this gets a progress line this often
 
 
 @dataclass
@@ -226,6 +231,8 @@ class Runner:
         result = ExecutionResult(execution_arn=arn, dataset=dataset, source_key=key)
         started = time.perf_counter()
         shown = shown_before
+        pause = POLL_FIRST_S
+        said = time.perf_counter()  # when the last progress line was printed
         while True:
             status = self.sfn.describe_execution(executionArn=arn)["status"]
             visits = _states_from_history(_history(self.sfn, arn))
@@ -239,11 +246,21 @@ class Runner:
                     f"  {'✓' if visit.status == 'SUCCEEDED' else '✗'} {visit.name} {visit.seconds:.2f}s{retries}"
                 )
                 shown += 1
+                said = time.perf_counter()
+                pause = POLL_FIRST_S
             if status in TERMINAL:
                 break
-            if time.perf_counter() - started > timeout:
+            now = time.perf_counter()
+            if now - started > timeout:
                 raise TimeoutError(f"{arn} still RUNNING after {timeout:.0f}s")
-            time.sleep(0.05)
+            running = [v for v in visits[shown:] if v.status == "RUNNING"]
+            if running and now - said >= HEARTBEAT_S:
+                self.progress(self._heartbeat(running[-1]))
+                said = now
+            # Polling reads the whole history through moto's serializer: often at first, so short states
+            # show at once, then at most once a second, not to slow down a long state's work.
+            time.sleep(pause)
+            pause = min(POLL_MAX_S, pause * 1.5)
         self.emu.bus.drain()
         described = self.sfn.describe_execution(executionArn=arn)
         result.status = described["status"]
@@ -275,6 +292,17 @@ class Runner:
             result.ledger_extra_columns = item.get("extra_columns")
             result.ledger_quality = item.get("quality")
         return result
+
+    def _heartbeat(self, visit: StateVisit) -> str:
+        """`  … Load 12s: 340,000 serving items` for a state that has been running a while."""
+        seconds = (datetime.now(UTC) - visit.entered).total_seconds() if visit.entered else 0.0
+        detail = None
+        if visit.name in ("Transform",):
+            detail = activity.spark_tasks()
+        elif visit.name.startswith("Load"):
+            items = activity.table_items(self.emu.stack.serving_table)
+            detail = None if items is None else f"{items:,} serving items"
+        return f"  … {visit.name} {seconds:.0f}s" + (f": {detail}" if detail else "")
 
     def rerun(self, first: ExecutionResult) -> ExecutionResult:
         """Starts a new execution with the first one's input, as the console's "New execution" does."""
