@@ -67,7 +67,9 @@ def _check_one(args: tuple[str, Any, list[str], str]) -> tuple[int, int, int]:
     with open(path, "rb") as fh:
         fh.seek(chunk.start)
         body = io.BufferedReader(io.BytesIO(fh.read(chunk.end - chunk.start)))  # a ranged GET's body
-    _, rows, bad = check_chunk(body, chunk, Header(names, 0), _source(Path(path)), _offers_contract(), folder)
+    _, rows, bad, _ = check_chunk(
+        body, chunk, Header(names, 0), _source(Path(path)), _offers_contract(), folder
+    )
     return chunk.index, rows, bad
 
 

@@ -117,6 +117,12 @@ def test_fan_out_counts_curated_rows_and_serving_items_equal_the_single_path(bot
 
     assert many["rows"] == one["rows"]
     assert one["rows"]["in"] == 700 - 8 + 1  # 8 blank lines are no rows; the duplicate is one more
+    assert many["rows"]["blank"] == 8
+    assert many["extra_columns"] == one["extra_columns"] == ["note"]
+    ledger = [json.loads(line) for line in Path(fanned["outputs"]["ledger"]).read_text().splitlines()]
+    (item,) = [i for i in ledger if i["pk"].endswith("offers_tricky.csv")]
+    assert (int(item["blank_lines"]), item["extra_columns"]) == (8, ["note"])
+    assert int(item["bad_rows_queued"]["messages"]) == many["dlq"]["messages"] > 0
     assert curated(fanned) == curated(single)
     assert serving(fanned) == serving(single)
     assert ("offers#10000005", "100000000005", "high") in serving(fanned)  # the tie goes to the later line
@@ -143,10 +149,67 @@ def test_fan_out_file_over_the_reject_threshold_is_rejected_on_the_totals(both):
     single, fanned = both
     one, many = by_file(single, "offers_too_bad.csv"), by_file(fanned, "offers_too_bad.csv")
 
-    assert one["status"] == many["status"] == "FAILED"
+    assert one["status"] == many["status"] == "REJECTED"
     assert one["error"]["type"] == many["error"]["type"] == "TooManyBadRowsError"
     assert many["ledger"] == "REJECTED"
     assert many["rows"] == one["rows"] == {**one["rows"], "in": 800, "valid": 700, "rejected": 100}
     assert "MergeChunks" in [s["name"] for s in many["states"]]
     rejected = [p.name for p in Path(fanned["outputs"]["rejected"]).rglob("*.csv")]
     assert rejected == ["offers_too_bad.csv"]
+
+
+# --- what Validate does beyond the rows: quality rules on the whole file, bad rows queued once ---------------
+
+
+def offers_contract_with(tmp: Path, rule: str) -> Path:
+    """The shipped offers contract in a folder of its own, with one more quality rule."""
+    folder = tmp / "contracts"
+    folder.mkdir()
+    text = (Path(__file__).resolve().parents[2] / "contracts" / "offers.yaml").read_text(encoding="utf-8")
+    (folder / "offers.yaml").write_text(
+        text.replace("quality:\n", f"quality:\n  - {rule}\n"), encoding="utf-8"
+    )
+    return folder
+
+
+def test_fan_out_reject_quality_rule_sees_rows_of_every_chunk_and_rejects_the_file(tmp_path: Path):
+    # Offer 5 is on line 8 and again on the last line: two chunks apart, one duplicate in the whole file.
+    (tmp_path / "offers_tricky.csv").write_bytes(TRICKY)
+    summary = run_files(
+        [RunInput("offers", tmp_path / "offers_tricky.csv")],
+        tmp_path / "out",
+        progress=lambda _: None,
+        parameters={"ValidateChunkBytes": str(CHUNK_BYTES)},
+        contracts=offers_contract_with(tmp_path, "{type: unique, columns: [offer_id], severity: reject}"),
+    )
+
+    (run,) = summary["executions"]
+    assert run["status"] == "REJECTED"
+    assert run["error"]["type"] == "QualityRuleError"
+    assert "unique(offer_id)" in run["error"]["cause"]
+    assert "MergeChunks" in [s["name"] for s in run["states"]]
+    assert [p.name for p in Path(summary["outputs"]["rejected"]).rglob("*.csv")] == ["offers_tricky.csv"]
+    assert not list(Path(summary["outputs"]["curated"]).rglob("*.parquet"))
+    (item,) = [json.loads(line) for line in Path(summary["outputs"]["ledger"]).read_text().splitlines()]
+    assert item["status"] == "REJECTED"
+    assert [q["passed"] for q in item["quality"] if q["rule"] == "unique(offer_id)"] == [False]
+
+
+def test_fan_out_rerun_of_the_same_upload_queues_its_bad_rows_once(tmp_path: Path):
+    (tmp_path / "offers_tricky.csv").write_bytes(TRICKY)
+    summary = run_files(
+        [RunInput("offers", tmp_path / "offers_tricky.csv")],
+        tmp_path / "out",
+        progress=lambda _: None,
+        reruns=1,
+        parameters={"ValidateChunkBytes": str(CHUNK_BYTES)},
+    )
+
+    first, rerun = summary["executions"]
+    assert (first["status"], rerun["status"]) == ("SUCCEEDED", "SUCCEEDED")
+    assert first["chunks"] == rerun["chunks"] > 1
+    assert first["rows"]["rejected"] == rerun["rows"]["rejected"] == 22
+    assert first["dlq"]["rows"] == 22 and rerun["dlq"] == {"messages": 0, "rows": 0}
+    assert len(bad_rows_messages(summary, "incoming/offers/offers_tricky.csv")) == first["dlq"]["messages"]
+    (item,) = [json.loads(line) for line in Path(summary["outputs"]["ledger"]).read_text().splitlines()]
+    assert item["bad_rows_queued"]["run_id"] == first["execution_arn"].rsplit(":", 1)[-1]

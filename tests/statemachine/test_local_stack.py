@@ -81,6 +81,10 @@ def test_stack_functions_carry_the_template_environment(emu: Emulator) -> None:
     assert validate.environment["SMALL_FILE_MAX_BYTES"] == "100000000"  # a string, as Lambda holds it
     assert {f.logical_id for f in emu.stack.functions.values()} == {
         "ValidateFunction",
+        "ScanRangeFunction",
+        "PlanChunksFunction",
+        "ValidateChunkFunction",
+        "MergeChunksFunction",
         "RegisterPartitionFunction",
         "TransformInLambdaFunction",
         "LoadFunction",

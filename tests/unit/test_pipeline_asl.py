@@ -36,6 +36,7 @@ def test_validate_catch_routes_exactly_the_rejection_errors_to_reject_file():
         "UnknownDatasetError",
         "TooManyBadRowsError",
         "FileTooLargeError",
+        "QualityRuleError",
     }
 
 

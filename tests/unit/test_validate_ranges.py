@@ -42,9 +42,9 @@ def tricky_file(newline: str) -> bytes:
     return b"\xef\xbb\xbf" + newline.join([HEADER, *rows, ""]).encode()
 
 
-def single_path(data: bytes, folder: Path) -> tuple[int, int, pa.Table, str]:
-    _, rows, bad = _scan(io.BytesIO(data), SOURCE, CONTRACT, folder)
-    return rows, bad, pq.read_table(folder / STAGING_FILE), (folder / "bad_rows.csv").read_text()
+def single_path(data: bytes, folder: Path) -> tuple[int, int, pa.Table, str, int]:
+    _, rows, bad, blank = _scan(io.BytesIO(data), SOURCE, CONTRACT, folder)
+    return rows, bad, pq.read_table(folder / STAGING_FILE), (folder / "bad_rows.csv").read_text(), blank
 
 
 def scans_of(data: bytes, range_bytes: int, block: int) -> list[RangeScan]:
@@ -57,18 +57,20 @@ def scans_of(data: bytes, range_bytes: int, block: int) -> list[RangeScan]:
     return scans
 
 
-def fanned_out(data: bytes, chunks: list[Chunk], folder: Path) -> tuple[int, int, pa.Table, str]:
+def fanned_out(data: bytes, chunks: list[Chunk], folder: Path) -> tuple[int, int, pa.Table, str, int]:
     header, _ = read_header(open_checked(io.BytesIO(data), SOURCE.key, SOURCE.uri), SOURCE.uri)
-    rows = bad = 0
+    rows = bad = blanks = 0
     tables, quarantine = [], BAD_ROWS_HEADER
     for chunk in chunks:
         sub = folder / str(chunk.index)
         sub.mkdir()
-        _, n, b = check_chunk(io.BytesIO(data[chunk.start : chunk.end]), chunk, header, SOURCE, CONTRACT, sub)
-        rows, bad = rows + n, bad + b
+        _, n, b, blank = check_chunk(
+            io.BytesIO(data[chunk.start : chunk.end]), chunk, header, SOURCE, CONTRACT, sub
+        )
+        rows, bad, blanks = rows + n, bad + b, blanks + blank
         tables.append(pq.read_table(sub / staging_part(chunk.index)))
         quarantine += (sub / "bad_rows.csv").read_text().removeprefix(BAD_ROWS_HEADER)
-    return rows, bad, pa.concat_tables(tables), quarantine
+    return rows, bad, pa.concat_tables(tables), quarantine, blanks
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
@@ -88,6 +90,7 @@ def test_chunks_of_any_range_size_validate_to_the_single_paths_rows_and_bad_rows
     assert fan[0] == single[0] and fan[1] == single[1]
     assert fan[2].equals(single[2])
     assert fan[3] == single[3]
+    assert fan[4] == single[4] > 0
 
 
 def test_plan_chunks_joins_a_range_without_a_record_start_to_the_chunk_before():

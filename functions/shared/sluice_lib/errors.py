@@ -51,6 +51,21 @@ class FileTooLargeError(FileRejectedError):
     """A compressed file larger than one Validate Lambda reads in time (gzip cannot be split in byte ranges)."""
 
 
+class QualityRuleError(FileRejectedError):
+    """A contract's `reject` quality rule failed on the file's validated rows (`counts`: the file's row counts,
+    `results`: every rule's result, as sluice_lib.quality.evaluate.QualityResult.to_dict gives them)."""
+
+    def __init__(
+        self,
+        message: str,
+        counts: dict[str, int] | None = None,
+        results: list[dict[str, object]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.counts = counts or {}
+        self.results = results or []
+
+
 # Names the ASL's Catch on Validate (and on MergeChunks) lists; a test keeps them in step.
 REJECTION_ERRORS: tuple[type[FileRejectedError], ...] = (
     EmptyFileError,
@@ -61,6 +76,7 @@ REJECTION_ERRORS: tuple[type[FileRejectedError], ...] = (
     UnknownDatasetError,
     TooManyBadRowsError,
     FileTooLargeError,
+    QualityRuleError,
 )
 
 

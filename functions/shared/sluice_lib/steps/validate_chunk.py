@@ -33,7 +33,7 @@ def validate_chunk_run(
         folder = Path(tmp)
         body = get_range(s3, source, chunk.start, chunk.end)
         try:
-            _, rows, bad = check_chunk(body, chunk, Header(plan.header, 0), source, contract, folder)
+            _, rows, bad, blank = check_chunk(body, chunk, Header(plan.header, 0), source, contract, folder)
         except CHUNK_REJECTIONS as exc:
             result = ChunkResult(
                 index=chunk.index, rejection=Rejection(error=type(exc).__name__, cause=str(exc))
@@ -49,7 +49,7 @@ def validate_chunk_run(
             if bad:
                 upload(s3, folder / "bad_rows.csv", settings.lake_bucket, prefix + "bad_rows.csv")
                 upload(s3, folder / "bad_rows.jsonl", settings.lake_bucket, prefix + "bad_rows.jsonl")
-            result = ChunkResult(index=chunk.index, rows=rows, rejected=bad)
+            result = ChunkResult(index=chunk.index, rows=rows, rejected=bad, blank_lines=blank)
         finally:
             body.close()
     put_json(s3, settings.lake_bucket, prefix + "result.json", result.model_dump())

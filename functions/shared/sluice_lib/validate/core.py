@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,10 @@ from sluice_lib.errors import (
     UnknownDatasetError,
     error_code,
 )
-from sluice_lib.models import Counts, Execution, SourceObject, ValidateOutput
+from sluice_lib.ledger import Ledger
+from sluice_lib.models import Counts, Execution, QualityOutcome, SourceObject, ValidateOutput
+from sluice_lib.quality.evaluate import QualityResult
+from sluice_lib.quality.run import check_quality
 from sluice_lib.references import references_json
 from sluice_lib.schema import fingerprint, staging_glue_columns
 from sluice_lib.settings import Settings, run_output_prefix, staging_prefix, staging_table
@@ -36,11 +39,17 @@ def _get_object(s3: Any, source: SourceObject) -> dict[str, Any]:
         params["VersionId"] = source.version_id
     try:
         return dict(s3.get_object(**params))
-    except (s3.exceptions.NoSuchKey, s3.exceptions.NoSuchBucket) as exc:
-        raise SourceObjectMissingError(f"{source.uri}: the object is gone ({exc})") from exc
+    except s3.exceptions.NoSuchBucket as exc:
+        raise SourceObjectMissingError(f"{source.uri}: no bucket {source.bucket!r} (NoSuchBucket)") from exc
+    except s3.exceptions.NoSuchKey as exc:
+        raise SourceObjectMissingError(
+            f"{source.uri}: no object at this key: never uploaded, or moved or deleted since (NoSuchKey)"
+        ) from exc
     except s3.exceptions.ClientError as exc:
         if error_code(exc) in ("NoSuchVersion", "404"):
-            raise SourceObjectMissingError(f"{source.uri}: the object version is gone ({exc})") from exc
+            raise SourceObjectMissingError(
+                f"{source.uri}: no version {source.version_id!r} of the object ({error_code(exc)})"
+            ) from exc
         raise
 
 
@@ -62,14 +71,43 @@ def check_rows(
         return rows, bad.rows
 
 
-def _scan(body: Any, source: SourceObject, contract: Contract, folder: Path) -> tuple[ColumnMap, int, int]:
-    """Streams the object once: staging Parquet and bad rows to local files; returns (columns, rows, bad)."""
+def _scan(
+    body: Any, source: SourceObject, contract: Contract, folder: Path
+) -> tuple[ColumnMap, int, int, int]:
+    """Streams the object once: staging Parquet and bad rows to local files; returns (columns, rows, bad,
+    blank lines)."""
     stream = open_checked(body, source.key, source.uri)
     header, rest = read_header(stream, source.uri)
     columns = map_columns(header.names, contract, source.uri)
     reader = CsvReader(stream, header, rest, source.uri)
     rows, bad = check_rows(reader, contract, columns, folder / STAGING_FILE, folder)
-    return columns, rows, bad
+    return columns, rows, bad, reader.blank_lines
+
+
+def quarantine_and_queue(
+    folder: Path,
+    *,
+    source: SourceObject,
+    run_id: str,
+    settings: Settings,
+    s3: Any,
+    sqs: Any,
+    queue_bad_rows: bool,
+    on_queued: Callable[[int], None] | None,
+) -> tuple[str, int]:
+    """Uploads `folder`'s bad_rows.csv as the run's quarantine CSV and, unless `queue_bad_rows` is false (an
+    earlier run of the same object version queued them), sends bad_rows.jsonl to the bad-records queue;
+    returns (quarantine uri, messages sent)."""
+    key = quarantine_key(source.dataset, run_id)
+    quarantine_uri = upload(s3, folder / "bad_rows.csv", settings.raw_bucket, key)
+    if not queue_bad_rows:
+        return quarantine_uri, 0
+    messages = send_bad_rows(
+        sqs, settings.bad_records_queue_url, folder / "bad_rows.jsonl", source.dataset, source.key, run_id
+    )
+    if on_queued is not None:
+        on_queued(messages)
+    return quarantine_uri, messages
 
 
 def reject_if_too_many(
@@ -116,7 +154,9 @@ def build_output(
     dlq_messages: int,
     quarantine_uri: str | None,
     extra_columns: list[str],
+    blank_lines: int,
     references: str,
+    quality: list[QualityResult],
     chunks: int = 1,
 ) -> ValidateOutput:
     """Validate's output, whichever path validated the rows."""
@@ -141,7 +181,9 @@ def build_output(
         output_uri=f"s3://{settings.lake_bucket}/{run_output_prefix(dataset, run_id)}",
         contract_json=contract.to_json(),
         extra_columns=extra_columns,
+        blank_lines=blank_lines,
         references_json=references,
+        quality=[QualityOutcome(**r.to_dict()) for r in quality],
         chunks=chunks,
         **choose_engine(contract, counts.bytes_in, settings.small_file_max_bytes).fields(),
     )
@@ -156,12 +198,18 @@ def validate_object(
     s3: Any,
     sqs: Any,
     glue: Any,
+    queue_bad_rows: bool = True,
+    on_queued: Callable[[int], None] | None = None,
+    ledger: Ledger | None = None,
 ) -> ValidateOutput:
     """Checks every row of `source` against its dataset's contract; stages valid rows as typed Parquet.
 
-    Bad rows go to the quarantine CSV and the bad-records queue. File-level problems raise the
-    rejection errors of sluice_lib.errors; so does a share of bad rows above the contract's
-    max_reject_ratio, after quarantine and queue are written (the staging file is then not uploaded).
+    Bad rows go to the quarantine CSV and, unless `queue_bad_rows` is false (an earlier run of the same object
+    version queued them), the bad-records queue; `on_queued` gets the number of messages sent. File-level
+    problems raise the rejection errors of sluice_lib.errors; so does a share of bad rows above the contract's
+    max_reject_ratio, after quarantine and queue are written (the staging file is then not uploaded), and a
+    failed `reject` quality rule (sluice_lib.quality), evaluated on the staged rows before their upload.
+    `ledger` is the runs ledger the row-count anomaly rule reads its history from (None: no history).
     """
     dataset = source.dataset
     contract = contract_for(source, contracts)
@@ -175,18 +223,34 @@ def validate_object(
     with tempfile.TemporaryDirectory(prefix="sluice-validate-") as tmp:
         folder = Path(tmp)
         try:
-            columns, rows_in, rejected = _scan(body, source, contract, folder)
+            columns, rows_in, rejected, blank_lines = _scan(body, source, contract, folder)
         finally:
             body.close()
-        quarantine_uri = None
-        dlq_messages = 0
+        quarantine_uri, dlq_messages = None, 0
         if rejected:
-            key = quarantine_key(dataset, run_id)
-            quarantine_uri = upload(s3, folder / "bad_rows.csv", settings.raw_bucket, key)
-            dlq_messages = send_bad_rows(
-                sqs, settings.bad_records_queue_url, folder / "bad_rows.jsonl", dataset, source.key, run_id
+            quarantine_uri, dlq_messages = quarantine_and_queue(
+                folder,
+                source=source,
+                run_id=run_id,
+                settings=settings,
+                s3=s3,
+                sqs=sqs,
+                queue_bad_rows=queue_bad_rows,
+                on_queued=on_queued,
             )
         reject_if_too_many(source, contract, rows_in, rejected, quarantine_uri)
+        counts = Counts(rows_in=rows_in, rows_valid=rows_in - rejected, rows_rejected=rejected, bytes_in=size)
+        quality = check_quality(
+            contract,
+            folder / STAGING_FILE,
+            source=source,
+            run_id=run_id,
+            counts=counts.model_dump(),
+            settings=settings,
+            ledger=ledger,
+            s3=s3,
+            glue=glue,
+        )
         prefix = staging_prefix(dataset, source.ingest_id)
         upload(s3, folder / STAGING_FILE, settings.lake_bucket, prefix + STAGING_FILE)
     return build_output(
@@ -195,9 +259,11 @@ def validate_object(
         contract=contract,
         settings=settings,
         glue=glue,
-        counts=Counts(rows_in=rows_in, rows_valid=rows_in - rejected, rows_rejected=rejected, bytes_in=size),
+        counts=counts,
         dlq_messages=dlq_messages,
         quarantine_uri=quarantine_uri,
         extra_columns=columns.extra,
+        blank_lines=blank_lines,
         references=references,
+        quality=quality,
     )

@@ -110,9 +110,9 @@ def check_chunk(
     source: SourceObject,
     contract: Contract,
     folder: Path,
-) -> tuple[ColumnMap, int, int]:
+) -> tuple[ColumnMap, int, int, int]:
     """Checks one chunk's records (bytes [start, end) in `body`) into `folder`: the staging part, bad_rows.csv
-    and bad_rows.jsonl with file-global line numbers. Chunk 0 reads the header as the single path does;
+    and bad_rows.jsonl with file-global line numbers; returns (columns, rows, bad rows, blank lines). Chunk 0 reads the header as the single path does;
     a later chunk takes `header`'s names and starts after its `lines_before` lines."""
     if chunk.index == 0:
         stream = open_checked(body, source.key, source.uri)
@@ -123,7 +123,7 @@ def check_chunk(
     columns = map_columns(header.names, contract, source.uri)
     reader = CsvReader(stream, header, rest, source.uri)
     rows, bad = check_rows(reader, contract, columns, folder / staging_part(chunk.index), folder)
-    return columns, rows, bad
+    return columns, rows, bad, reader.blank_lines
 
 
 def object_size(s3: Any, source: SourceObject) -> int:
