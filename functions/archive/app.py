@@ -26,8 +26,9 @@ client = aws_clients(Config(max_pool_connections=COPY_PARTS_AT_ONCE))
 
 @step_handler(ArchiveInput)
 def lambda_handler(event: ArchiveInput, context: LambdaContext) -> dict[str, Any]:
-    """The Archive state sends `{"run": <Validate's output>, "load": <Load's output>, "batches": [<each
-    LoadServingBatch's output>]}`; it returns the message NotifySuccess publishes (sluice_lib.steps.notify_success)."""
+    """The Archive state sends `{"run": <Validate's output>, "load": <Load's output>}` (after a fanned-out Load,
+    it reads each LoadServing item's count from S3); it returns the message NotifySuccess publishes
+    (sluice_lib.steps.notify_success)."""
     result = archive_run(
         event,
         s3=client("s3"),

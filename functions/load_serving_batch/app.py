@@ -20,7 +20,8 @@ client = aws_clients(POOLED)
 @step_handler(LoadServingBatchInput)
 def lambda_handler(event: LoadServingBatchInput, context: LambdaContext) -> dict[str, Any]:
     """Each item of the LoadServing Distributed Map sends
-    `{"run": <Validate's output>, "batch": {"index": 0, "keys": ["curated/<dataset>/.../part-....parquet"]}}`.
+    `{"run": <Validate's output>, "batch": {"index": 0, "slices": [{"key": "curated/<dataset>/.../part-....parquet",
+    "start": 0, "end": 1000000}]}}` (rows [start, end) of each file).
     """
     metrics.add_dimension(name="dataset", value=event.run.dataset)
     batch = load_serving_batch(

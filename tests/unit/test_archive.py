@@ -192,13 +192,18 @@ def test_archive_by_an_execution_that_no_longer_owns_the_run_raises_duplicate_an
     assert aws.s3.list_objects_v2(Bucket=RAW, Prefix="archive/").get("KeyCount") == 0
 
 
-def test_archive_after_a_fanned_out_load_counts_the_serving_items_of_every_batch(aws: Aws):
+def test_archive_after_a_fanned_out_load_counts_the_serving_items_every_batch_left_in_s3(aws: Aws):
     event = uploaded_event(aws)
-    event["load"].update(serving_items=0, fanned_out=True)
-    event["batches"] = [
-        {"index": 0, "files": 2, "serving_items": 3},
-        {"index": 1, "files": 1, "serving_items": 4},
-    ]
+    event["load"].update(serving_items=0, fanned_out=True, serving_batches=2)
+    output = event["run"]["output_uri"].removeprefix(f"s3://{SETTINGS.lake_bucket}/")
+    for index, body in enumerate(
+        [
+            '{"index": 0, "files": 2, "rows": 3, "serving_items": 3}',
+            '{"index": 1, "files": 1, "rows": 4, "serving_items": 4}',
+        ]
+    ):
+        key = f"{output}_serving_results/{index:06d}.json"
+        aws.s3.put_object(Bucket=SETTINGS.lake_bucket, Key=key, Body=body.encode())
 
     notification = archive(aws, event).notification
 

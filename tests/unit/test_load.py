@@ -105,9 +105,13 @@ def write_transform_output(aws: Aws, files: dict[str, list[dict[str, Any]]], run
     aws.s3.put_object(Bucket=LAKE, Key=f"{OUTPUT}_manifest.json", Body=json.dumps(manifest).encode())
 
 
-def load(aws: Aws, glue: Any = None, dynamodb: Any = None, fan_out_files: int = 20):
+def load(
+    aws: Aws, glue: Any = None, dynamodb: Any = None, fan_out_files: int = 20, fan_out_rows: int = 1_000_000
+):
     return load_run(
-        LoadInput.model_validate({**load_event("load"), "fan_out_files": fan_out_files}),
+        LoadInput.model_validate(
+            {**load_event("load"), "fan_out_files": fan_out_files, "fan_out_rows": fan_out_rows}
+        ),
         s3=aws.s3,
         glue=glue or aws.glue,
         dynamodb=dynamodb or aws.dynamodb,
@@ -163,6 +167,7 @@ def test_load_publishes_files_named_by_ingest_id_and_returns_counts(aws: Aws):
         "partitions": ["year=2025/month=1", "year=2025/month=2"],
         "serving_items": 4,
         "serving_plan": None,
+        "serving_batches": 0,
         "fanned_out": False,
     }
     body = aws.s3.get_object(Bucket=LAKE, Key=EXPECTED_CURATED[2])["Body"].read()
@@ -311,6 +316,7 @@ def test_load_handler_with_sample_event_returns_load_output(aws: Aws):
         "partitions": ["year=2025/month=1", "year=2025/month=2"],
         "serving_items": 4,
         "serving_plan": None,
+        "serving_batches": 0,
         "fanned_out": False,
     }
 
@@ -514,16 +520,59 @@ def test_load_of_more_files_than_fan_out_files_publishes_curated_and_plans_servi
     assert (result.fanned_out, result.serving_items) == (True, 0)
     assert result.serving_plan is not None
     assert (result.serving_plan.bucket, result.serving_plan.key) == (LAKE, f"{OUTPUT}_serving_batches.json")
+    assert result.serving_batches == 2
     body = aws.s3.get_object(Bucket=LAKE, Key=result.serving_plan.key)["Body"].read()
-    assert json.loads(body) == [
-        {"index": 0, "keys": EXPECTED_CURATED[:2]},
-        {"index": 1, "keys": EXPECTED_CURATED[2:]},
+    january, february_a, february_b = EXPECTED_CURATED
+    assert json.loads(body) == [  # the files' rows: 1, 2 and 1
+        {
+            "index": 0,
+            "slices": [{"key": january, "start": 0, "end": 1}, {"key": february_a, "start": 0, "end": 2}],
+        },
+        {"index": 1, "slices": [{"key": february_b, "start": 0, "end": 1}]},
     ]
 
 
-def test_load_serving_batches_together_write_the_items_one_load_writes(aws: Aws):
+def test_load_of_more_rows_than_fan_out_rows_plans_row_ranges_that_cut_a_file(aws: Aws):
     write_transform_output(aws, SPARK_FILES)
-    plan = load(aws, fan_out_files=1).serving_plan
+
+    result = load(aws, fan_out_rows=3)
+
+    assert (result.fanned_out, result.serving_items, result.serving_batches) == (True, 0, 2)
+    assert serving_items(aws) == []
+    assert result.serving_plan is not None
+    body = aws.s3.get_object(Bucket=LAKE, Key=result.serving_plan.key)["Body"].read()
+    january, february_a, february_b = EXPECTED_CURATED
+    assert json.loads(body) == [
+        {
+            "index": 0,
+            "slices": [{"key": january, "start": 0, "end": 1}, {"key": february_a, "start": 0, "end": 2}],
+        },
+        {"index": 1, "slices": [{"key": february_b, "start": 0, "end": 1}]},
+    ]
+
+
+def test_load_of_as_many_rows_as_fan_out_rows_writes_the_serving_items_itself(aws: Aws):
+    write_transform_output(aws, SPARK_FILES)
+
+    result = load(aws, fan_out_rows=4)
+
+    assert (result.fanned_out, result.serving_items, result.serving_batches) == (False, 4, 0)
+    assert len(serving_items(aws)) == 4
+
+
+@pytest.mark.parametrize(
+    ("fan_out_files", "fan_out_rows", "expected"),
+    [
+        (1, 1_000_000, [(0, 1, 1, 1), (1, 1, 2, 2), (2, 1, 1, 1)]),  # a file an item
+        (20, 1, [(0, 1, 1, 1), (1, 1, 1, 1), (2, 1, 1, 1), (3, 1, 1, 1)]),  # a row an item: February A cut
+        (20, 3, [(0, 2, 3, 3), (1, 1, 1, 1)]),
+    ],
+)
+def test_load_serving_batches_together_write_the_items_one_load_writes(
+    aws: Aws, fan_out_files: int, fan_out_rows: int, expected: list[tuple[int, int, int, int]]
+):
+    write_transform_output(aws, SPARK_FILES)
+    plan = load(aws, fan_out_files=fan_out_files, fan_out_rows=fan_out_rows).serving_plan
     assert plan is not None
     batches = json.loads(aws.s3.get_object(Bucket=plan.bucket, Key=plan.key)["Body"].read())
     run = load_event("load")["run"]
@@ -540,7 +589,14 @@ def test_load_serving_batches_together_write_the_items_one_load_writes(aws: Aws)
         for batch in batches
     ]
 
-    assert [(o.index, o.files, o.serving_items) for o in outputs] == [(0, 1, 1), (1, 1, 2), (2, 1, 1)]
+    assert [(o.index, o.files, o.rows, o.serving_items) for o in outputs] == expected
+    results = [
+        json.loads(
+            aws.s3.get_object(Bucket=LAKE, Key=f"{OUTPUT}_serving_results/{i:06d}.json")["Body"].read()
+        )
+        for i in range(len(expected))
+    ]
+    assert results == [o.model_dump() for o in outputs]  # what Archive sums
     assert [(i["pk"]["S"], i["sk"]["S"]) for i in serving_items(aws)] == [
         ("offers#00000001", "000000000001"),
         ("offers#00000001", "000000000002"),
@@ -556,7 +612,7 @@ def test_load_handler_with_the_serving_batch_sample_event_writes_its_files_items
 
     result = handler.lambda_handler(load_event("load_serving_batch"), lambda_context("load_serving_batch"))
 
-    assert result == {"index": 1, "files": 2, "serving_items": 3}
+    assert result == {"index": 1, "files": 2, "rows": 3, "serving_items": 3}
     assert [(i["pk"]["S"], i["sk"]["S"]) for i in serving_items(aws)] == [
         ("offers#00000001", "000000000002"),
         ("offers#00000002", "000000000003"),

@@ -342,6 +342,8 @@ class LoadInput(_Model):
     transform: TransformResult | None = None
     # Output files one Load invocation writes serving items for; more fan out (None: never).
     fan_out_files: int | None = Field(default=None, ge=1)
+    # Rows one Load invocation (or one LoadServing item) turns into serving items; more fan out (None: no limit).
+    fan_out_rows: int | None = Field(default=None, ge=1)
 
 
 class LoadOutput(_Model):
@@ -352,14 +354,23 @@ class LoadOutput(_Model):
     serving_items: int = 0
     # Set when the serving items are left to the Distributed Map: a JSON list of ServingBatch in S3.
     serving_plan: S3Location | None = None
+    serving_batches: int = 0  # the Map's items
     fanned_out: bool = False
 
 
+class ServingSlice(_Model):
+    """Rows [start, end) of one published curated file (to its last row when `end` is None)."""
+
+    key: str
+    start: int = Field(default=0, ge=0)
+    end: int | None = None
+
+
 class ServingBatch(_Model):
-    """One Distributed Map item: curated files whose rows become serving items."""
+    """One Distributed Map item: rows of curated files (at most LoadInput.fan_out_rows) to become serving items."""
 
     index: int
-    keys: list[str]
+    slices: list[ServingSlice]
 
 
 # --- LoadServingBatch (each item of the LoadServing Distributed Map) ------------------------------------------
@@ -373,6 +384,7 @@ class LoadServingBatchInput(_Model):
 class LoadServingBatchOutput(_Model):
     index: int
     files: int
+    rows: int = 0
     serving_items: int
 
 
@@ -381,8 +393,7 @@ class LoadServingBatchOutput(_Model):
 
 class ArchiveInput(_Model):
     run: ValidateOutput
-    load: LoadOutput
-    batches: list[LoadServingBatchOutput] = []  # the Distributed Map's results when Load fanned out
+    load: LoadOutput  # when it fanned out, Archive reads the LoadServing items' results from S3
 
 
 class Notification(_Model):

@@ -1,5 +1,5 @@
 """The serving table: rows of published Parquet files (read back with their partition values) as DynamoDB items,
-written in parallel batches."""
+streamed into parallel BatchWriteItem requests (a bounded number of items in memory, whatever the file size)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
@@ -22,6 +21,8 @@ from sluice_lib.contracts import Serving
 from sluice_lib.curated import HIVE_NULL_PARTITION
 from sluice_lib.errors import ServingKeyMissingError, ServingWriteError
 from sluice_lib.lake import Manifest
+from sluice_lib.models import ServingSlice
+from sluice_lib.s3_range_file import S3RangeFile
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
 MAX_WORKERS = 8
@@ -29,6 +30,7 @@ MAX_ATTEMPTS = 8  # per batch: the first request and up to 7 retries of its unpr
 BASE_DELAY = 0.05
 MAX_DELAY = 5.0
 NO_SORT_KEY = "-"
+READ_ROWS = 4096  # rows turned into items at a time
 
 
 def _text(value: Any) -> str:
@@ -94,23 +96,17 @@ def to_item(dataset: str, row: dict[str, Any], serving: Serving) -> dict[str, An
     return item
 
 
-def items_by_key(
-    dataset: str, rows: Iterable[dict[str, Any]], serving: Serving
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Items keyed by (pk, sk): a later row with the same key replaces an earlier one.
-
-    BatchWriteItem rejects a request that names one key twice, so duplicates are settled here.
-    """
-    items: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in rows:
-        item = to_item(dataset, row, serving)
-        items[(item["pk"]["S"], item["sk"]["S"])] = item
-    return items
-
-
-def _chunks(items: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """Requests of at most `size` items, none naming one key twice (BatchWriteItem rejects that): a later item
+    with a key already in the request replaces the earlier one."""
+    pending: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in items:
+        pending[(item["pk"]["S"], item["sk"]["S"])] = item
+        if len(pending) == size:
+            yield list(pending.values())
+            pending = {}
+    if pending:
+        yield list(pending.values())
 
 
 def _write_batch(
@@ -144,7 +140,7 @@ def _write_batch(
 def write_items(
     dynamodb: Any,
     table: str,
-    items: Sequence[dict[str, Any]],
+    items: Iterable[dict[str, Any]],
     *,
     max_workers: int = MAX_WORKERS,
     max_attempts: int = MAX_ATTEMPTS,
@@ -154,14 +150,35 @@ def write_items(
 ) -> int:
     """Puts items with BatchWriteItem, 25 per request, several requests in flight; returns the request count.
 
-    Unprocessed items are retried with backoff and jitter; a batch still unprocessed after
+    `items` is consumed as it comes: at most 2 x `max_workers` requests are held at a time, never the whole
+    list. A later item with the key of an earlier one wins: a request waits for the one in flight that writes
+    the same key. Unprocessed items are retried with backoff and jitter; a batch still unprocessed after
     `max_attempts` requests raises ServingWriteError. boto3 clients are thread-safe.
     """
-    if not items:
-        return 0
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="serving") as pool:
-        futures = [
-            pool.submit(
+    requests = 0
+    in_flight: dict[Future[int], list[tuple[str, str]]] = {}
+    writer: dict[tuple[str, str], Future[int]] = {}  # the request in flight that writes each key
+
+    def settle(done: Iterable[Future[int]]) -> None:
+        nonlocal requests
+        for future in done:
+            requests += future.result()  # the first failure raises here
+            for key in in_flight.pop(future):
+                if writer.get(key) is future:
+                    del writer[key]
+
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="serving")
+    try:
+        for batch in _chunks(items, BATCH_SIZE):
+            keys = [(item["pk"]["S"], item["sk"]["S"]) for item in batch]
+            earlier = {writer[key] for key in keys if key in writer}
+            if earlier:
+                wait(earlier)
+                settle(earlier)
+            while len(in_flight) >= 2 * max_workers:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                settle(done)
+            future = pool.submit(
                 _write_batch,
                 dynamodb,
                 table,
@@ -171,12 +188,14 @@ def write_items(
                 max_delay=max_delay,
                 sleep=sleep,
             )
-            for batch in _chunks(items, BATCH_SIZE)
-        ]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in pending:
-            future.cancel()
-        return sum(future.result() for future in futures if future in done)
+            in_flight[future] = keys
+            writer.update(dict.fromkeys(keys, future))
+        while in_flight:
+            done, _ = wait(in_flight, return_when=FIRST_EXCEPTION)
+            settle(done)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return requests
 
 
 def _typed_partition_value(value: str, glue_type: str) -> Any:
@@ -191,20 +210,67 @@ def _typed_partition_value(value: str, glue_type: str) -> Any:
     return value
 
 
-def read_rows(s3: Any, bucket: str, keys: list[str], manifest: Manifest) -> Iterator[dict[str, Any]]:
-    """Rows of published Parquet files, with their partition values (not stored in the files) added."""
+def _slice_groups(parquet: pq.ParquetFile, start: int, end: int | None) -> tuple[list[int], int]:
+    """The row groups holding rows [start, end) of the file, and the file row their first row is."""
+    groups: list[int] = []
+    first = at = 0
+    for index in range(parquet.metadata.num_row_groups):
+        rows = parquet.metadata.row_group(index).num_rows
+        if at + rows > start and (end is None or at < end):
+            if not groups:
+                first = at
+            groups.append(index)
+        at += rows
+    return groups, first
+
+
+def read_rows(
+    s3: Any, bucket: str, slices: Iterable[ServingSlice], manifest: Manifest
+) -> Iterator[dict[str, Any]]:
+    """Rows [start, end) of published Parquet files, with their partition values (not stored in the files)
+    added. Only the row groups holding them are read (ranged GETs), READ_ROWS rows at a time."""
     types = {c.name: c.type for c in manifest.partition_keys}
-    for key in keys:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        parent = key.rsplit("/", 1)[0]
+    for part in slices:
+        parent = part.key.rsplit("/", 1)[0]
         from_path = {
             name: _typed_partition_value(unquote(value), types[name])
-            for name, _, value in (part.partition("=") for part in parent.split("/"))
+            for name, _, value in (p.partition("=") for p in parent.split("/"))
             if name in types
         }
-        for batch in pq.ParquetFile(pa.BufferReader(body)).iter_batches():
-            for row in batch.to_pylist():
-                yield {**from_path, **row}
+        with S3RangeFile.open(s3, bucket, part.key) as raw:
+            parquet = pq.ParquetFile(raw, pre_buffer=True)
+            groups, at = _slice_groups(parquet, part.start, part.end)
+            for batch in parquet.iter_batches(batch_size=READ_ROWS, row_groups=groups):
+                low = max(part.start - at, 0)
+                high = batch.num_rows if part.end is None else min(part.end - at, batch.num_rows)
+                at += batch.num_rows
+                if low < high:
+                    for row in batch.slice(low, high - low).to_pylist():
+                        yield {**from_path, **row}
+
+
+def serve_slices(
+    s3: Any,
+    dynamodb: Any,
+    *,
+    lake_bucket: str,
+    slices: Iterable[ServingSlice],
+    manifest: Manifest,
+    serving: Serving,
+    table: str,
+) -> int:
+    """Upserts one item per serving key of the rows of `slices` (a later row with the same key wins), streaming
+    rows to requests; returns the number of distinct items written."""
+    written: set[tuple[str, str]] = set()  # keys only (about 100 bytes each), not items
+
+    def items() -> Iterator[dict[str, Any]]:
+        for row in read_rows(s3, lake_bucket, slices, manifest):
+            item = to_item(manifest.dataset, row, serving)
+            written.add((item["pk"]["S"], item["sk"]["S"]))
+            yield item
+
+    write_items(dynamodb, table, items())
+    return len(written)
 
 
 def serve_files(
@@ -218,6 +284,7 @@ def serve_files(
     table: str,
 ) -> int:
     """Upserts one item per serving key of the published files' rows; returns the number of items written."""
-    items = items_by_key(manifest.dataset, read_rows(s3, lake_bucket, keys, manifest), serving)
-    write_items(dynamodb, table, list(items.values()))
-    return len(items)
+    return serve_slices(
+        s3, dynamodb, lake_bucket=lake_bucket, slices=[ServingSlice(key=key, start=0) for key in keys],
+        manifest=manifest, serving=serving, table=table,
+    )  # fmt: skip

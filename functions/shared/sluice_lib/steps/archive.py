@@ -3,17 +3,28 @@ NotifySuccess state publishes (built by sluice_lib.steps.notify_success)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from sluice_lib.errors import InvalidEventError
 from sluice_lib.ledger import Ledger, now_iso
-from sluice_lib.models import ArchiveInput, ArchiveOutput, RunStatus, SourceObject
+from sluice_lib.models import (
+    ArchiveInput,
+    ArchiveOutput,
+    LoadOutput,
+    LoadServingBatchOutput,
+    RunStatus,
+    SourceObject,
+    ValidateOutput,
+)
 from sluice_lib.notify import parse_time
 from sluice_lib.raw import head_or_none, move_version
+from sluice_lib.steps.load import serving_result_key
 from sluice_lib.steps.notify_success import success_notification
 
 _ARCHIVE_STATUSES: tuple[RunStatus, ...] = ("RUNNING", "FAILED", "SUCCEEDED")
+RESULT_READERS = 16
 
 
 def archive_key(dataset: str, uploaded: datetime, file_name: str) -> str:
@@ -31,6 +42,21 @@ def upload_time(s3: Any, source: SourceObject, started_at: str) -> datetime:
     if started is None:
         raise InvalidEventError("the run has no started_at to date its archive key by")
     return started
+
+
+def serving_results(s3: Any, run: ValidateOutput, load: LoadOutput) -> list[LoadServingBatchOutput]:
+    """What each LoadServing item left in S3 (none when Load wrote the serving items itself)."""
+
+    def read(index: int) -> LoadServingBatchOutput:
+        bucket, key = serving_result_key(run.output_uri, index)
+        return LoadServingBatchOutput.model_validate_json(
+            s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        )
+
+    if not load.fanned_out:
+        return []
+    with ThreadPoolExecutor(RESULT_READERS) as pool:
+        return list(pool.map(read, range(load.serving_batches)))
 
 
 def archive_run(
@@ -52,7 +78,7 @@ def archive_run(
         "rows_rejected": run.counts.rows_rejected,
         "rows_loaded": load.rows_loaded,
     }
-    serving_items = load.serving_items + sum(batch.serving_items for batch in request.batches)
+    serving_items = load.serving_items + sum(b.serving_items for b in serving_results(s3, run, load))
     ledger.advance(
         run.source,
         run.execution_arn,

@@ -4,7 +4,11 @@ serving items to the LoadServing Distributed Map: sluice_lib.steps.load_serving_
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import pyarrow.parquet as pq
 
 from sluice_lib.contracts import parse_contract
 from sluice_lib.curated import DATA_FOLDER, MANIFEST_NAME
@@ -24,12 +28,15 @@ from sluice_lib.lake import (
     remove_stale_files,
 )
 from sluice_lib.ledger import Ledger, now_iso
-from sluice_lib.models import LoadInput, LoadOutput, S3Location, ServingBatch
+from sluice_lib.models import LoadInput, LoadOutput, S3Location, ServingBatch, ServingSlice
 from sluice_lib.raw import parse_s3_uri
+from sluice_lib.s3_range_file import S3RangeFile
 from sluice_lib.serving import serve_files
 from sluice_lib.settings import curated_prefix
 
 SERVING_PLAN_NAME = "_serving_batches.json"
+SERVING_RESULTS = "_serving_results/"
+FOOTER_READERS = 16
 
 
 def publish_files(s3: Any, output_uri: str, lake_bucket: str, plan: dict[str, str]) -> None:
@@ -75,21 +82,53 @@ def publish_curated(
     return partitions
 
 
-def serving_batches(keys: list[str], files_per_batch: int) -> list[ServingBatch]:
-    ordered = sorted(keys)
-    return [
-        ServingBatch(index=i, keys=ordered[start : start + files_per_batch])
-        for i, start in enumerate(range(0, len(ordered), files_per_batch))
-    ]
+def file_rows(s3: Any, bucket: str, keys: list[str]) -> list[int]:
+    """Each published file's rows, from its Parquet footer (two ranged GETs a file, FOOTER_READERS at once)."""
+
+    def rows(key: str) -> int:
+        with S3RangeFile.open(s3, bucket, key) as raw:
+            return int(pq.ParquetFile(raw).metadata.num_rows)
+
+    with ThreadPoolExecutor(FOOTER_READERS) as pool:
+        return list(pool.map(rows, keys))
 
 
-def write_serving_plan(s3: Any, output_uri: str, batches: list[ServingBatch]) -> S3Location:
-    """The Distributed Map's items: a JSON list in S3 (ItemReader s3:getObject, InputType JSON)."""
+def serving_batches(
+    keys: list[str], rows: list[int], *, rows_per_batch: int | None, files_per_batch: int | None
+) -> Iterator[ServingBatch]:
+    """The LoadServing Map's items, in file order: each holds at most `rows_per_batch` rows (a file larger than
+    that is cut into row ranges; its child reads only the row groups of its range) and at most
+    `files_per_batch` files' slices."""
+    index, slices, room = 0, [], rows_per_batch
+    for key, count in zip(keys, rows, strict=True):
+        start = 0
+        while start < count:
+            take = count - start if room is None else min(count - start, room)
+            slices.append(ServingSlice(key=key, start=start, end=start + take))
+            start += take
+            room = None if room is None else room - take
+            if room == 0 or len(slices) == files_per_batch:
+                yield ServingBatch(index=index, slices=slices)
+                index, slices, room = index + 1, [], rows_per_batch
+    if slices:
+        yield ServingBatch(index=index, slices=slices)
+
+
+def write_serving_plan(s3: Any, output_uri: str, batches: Iterable[ServingBatch]) -> tuple[S3Location, int]:
+    """The Distributed Map's items: a JSON list in S3 (ItemReader s3:getObject, InputType JSON); and their count."""
     bucket, prefix = parse_s3_uri(folder(output_uri))
     key = f"{prefix}{SERVING_PLAN_NAME}"
-    body = json.dumps([b.model_dump(mode="json") for b in batches], separators=(",", ":"))
+    items = [b.model_dump(mode="json") for b in batches]
+    body = json.dumps(items, separators=(",", ":"))
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
-    return S3Location(bucket=bucket, key=key)
+    return S3Location(bucket=bucket, key=key), len(items)
+
+
+def serving_result_key(output_uri: str, index: int) -> tuple[str, str]:
+    """Where LoadServing item `index` leaves its LoadServingBatchOutput (the Map keeps no results: thousands of
+    them would pass the 256 KiB a state's output may hold); Archive sums them."""
+    bucket, prefix = parse_s3_uri(folder(output_uri))
+    return bucket, f"{prefix}{SERVING_RESULTS}{index:06d}.json"
 
 
 def load_run(
@@ -106,8 +145,9 @@ def load_run(
     """Publishes the run's output: curated files, catalog table and partitions, then serving items.
 
     Acts only while the run's execution owns the ledger item (DuplicateExecutionError otherwise).
-    Serving items are written after the curated publish; when the output has more files than
-    `request.fan_out_files`, they are left to the Distributed Map, `fan_out_files` files per item,
+    Serving items are written after the curated publish, streamed from the files' row groups; when the
+    output has more files than `request.fan_out_files` or more rows than `request.fan_out_rows`, they are
+    left to the Distributed Map, each item at most `fan_out_rows` rows of at most `fan_out_files` files,
     and the returned `serving_plan` names the items. Serving writes are upserts and cannot be taken
     back: a failure among them leaves the curated output published and the items written so far, which
     hold the values a retry, redrive or rerun writes again. Every part is idempotent, so a retried or
@@ -129,11 +169,17 @@ def load_run(
     curated_uri = f"s3://{lake_bucket}/{curated_prefix(run.dataset)}"
 
     serving = parse_contract(json.loads(run.contract_json), f"contract of run {run.run_id}").pipeline.serving
-    serving_items = 0
+    serving_items = batches = 0
     serving_plan = None
     keys = sorted(plan.values())
-    if serving is not None and request.fan_out_files is not None and len(keys) > request.fan_out_files:
-        serving_plan = write_serving_plan(s3, run.output_uri, serving_batches(keys, request.fan_out_files))
+    files_over = request.fan_out_files is not None and len(keys) > request.fan_out_files
+    rows_over = request.fan_out_rows is not None and manifest.rows_written > request.fan_out_rows
+    if serving is not None and (files_over or rows_over):
+        rows = file_rows(s3, lake_bucket, keys)
+        items = serving_batches(
+            keys, rows, rows_per_batch=request.fan_out_rows, files_per_batch=request.fan_out_files
+        )
+        serving_plan, batches = write_serving_plan(s3, run.output_uri, items)
     elif serving is not None:
         serving_items = serve_files(
             s3, dynamodb, lake_bucket=lake_bucket, keys=keys, manifest=manifest, serving=serving,
@@ -158,5 +204,6 @@ def load_run(
         partitions=partitions,
         serving_items=serving_items,
         serving_plan=serving_plan,
+        serving_batches=batches,
         fanned_out=serving_plan is not None,
     )
