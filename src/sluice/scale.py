@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from sluice.cost import MB, PRICES, SIZES, THROUGHPUT, Deployment, LambdaSpec, lambda_cost
+from sluice_lib.steps.load import serving_batches
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class ScaleFigures:
     copy_part_mb_per_s: float = 60.0
     copy_parts_at_once: int = 64
     single_copy_max_bytes: int = 5 * 1024**3
+    # measured (tracemalloc, an offers key as sluice_lib.serving keeps it): a Load or LoadServing item holds the
+    # (pk, sk) of each item it wrote, about 210 bytes a row, on top of Validate's flat 240 MB of buffers.
+    serving_key_bytes: float = 210.0
 
 
 FIGURES = ScaleFigures()
@@ -95,6 +99,7 @@ def plan(deployment: Deployment, size: int, figures: ScaleFigures = FIGURES) -> 
     chunk_bytes = int(float(params.get("ValidateChunkBytes") or 0))
     concurrency = int(float(params.get("MapMaxConcurrency") or 1))
     fan_out_files = int(float(params.get("LoadFanOutFiles") or 0))
+    serving_rows = int(float(params.get("LoadServingItems") or 0))
     t = THROUGHPUT
     mb = size / MB
     read_rate = min(t.validate_mb_per_s, figures.s3_stream_mb_per_s)
@@ -147,31 +152,42 @@ def plan(deployment: Deployment, size: int, figures: ScaleFigures = FIGURES) -> 
     rows = max(1, round(size / SIZES.bytes_per_row))
     per_partition = math.ceil(rows / SIZES.partitions)
     files = SIZES.partitions * max(1, math.ceil(per_partition / deployment.max_records_per_file))
-    serving_children = math.ceil(files / fan_out_files) if fan_out_files and files > fan_out_files else 0
-    if serving_children:
-        lam("Load (publish)", "LoadFunction", 1, t.load_fixed_s, figures.plan_rss_mb)
-        each = figures.child_overhead_s + rows / serving_children / t.serving_items_per_s
-        waves = _waves(serving_children, concurrency)
-        note = f"{files} files, {fan_out_files} an item, {waves} waves"
-        lam(
-            "LoadServing",
-            "LoadServingBatchFunction",
-            serving_children,
-            each,
-            figures.validate_rss_mb,
-            waves,
-            note,
+    files_over = bool(fan_out_files) and files > fan_out_files
+    rows_over = bool(serving_rows) and rows > serving_rows
+    serving_children = 0
+    if files_over or rows_over:
+        per_file = [rows // files + (1 if i < rows % files else 0) for i in range(files)]
+        serving_children = sum(
+            1
+            for _ in serving_batches(
+                [f"{i:09d}" for i in range(files)],
+                per_file,
+                rows_per_batch=serving_rows or None,
+                files_per_batch=fan_out_files or None,
+            )
         )
+    if serving_children:
+        footers = files * 2 * figures.small_get_s / figures.readers  # the plan: each file's footer
+        lam("Load (publish, plan)", "LoadFunction", 1, t.load_fixed_s + footers, figures.plan_rss_mb)
+        child_rows = math.ceil(rows / serving_children)
+        each = figures.child_overhead_s + child_rows / t.serving_items_per_s
+        memory = figures.validate_rss_mb + child_rows * figures.serving_key_bytes / MB
+        waves = _waves(serving_children, concurrency)
+        note = f"{files} files, {child_rows:,} rows an item, {waves} waves"
+        lam("LoadServing", "LoadServingBatchFunction", serving_children, each, memory, waves, note)
         children += serving_children
         transitions += 2 * serving_children * 3
     else:
-        lam("Load", "LoadFunction", 1, t.load_fixed_s + rows / t.serving_items_per_s, figures.validate_rss_mb)
+        memory = figures.validate_rss_mb + rows * figures.serving_key_bytes / MB
+        lam("Load", "LoadFunction", 1, t.load_fixed_s + rows / t.serving_items_per_s, memory)
     if size > figures.single_copy_max_bytes:
         copy_s = mb / (figures.copy_part_mb_per_s * figures.copy_parts_at_once)
         note = "multipart copy"
     else:
         copy_s, note = mb / t.archive_copy_mb_per_s, "CopyObject"
-    lam("Archive", "ArchiveFunction", 1, t.archive_fixed_s + copy_s, figures.plan_rss_mb, note=note)
+    results = serving_children * figures.small_get_s / figures.readers  # the LoadServing items' counts
+    archive_s = t.archive_fixed_s + copy_s + results
+    lam("Archive", "ArchiveFunction", 1, archive_s, figures.plan_rss_mb, note=note)
     transitions += (
         8  # Validate, the Choices, RegisterPartition, Transform, Load, Archive, NotifySuccess, Done
     )

@@ -1,7 +1,8 @@
-"""The fanned-out Validate through the real state machine (moto's Distributed Map): with ValidateChunkBytes shrunk to
-8 KiB, files take ScanRanges -> PlanChunks -> ValidateChunks -> MergeChunks, and everything they leave equals the
-single-Lambda run of the same files: curated rows, quarantine rows with their lines and reasons, bad-records
-messages, counts, serving items; a file over the reject threshold is rejected on the totals."""
+"""The fanned-out Validate and Load through the real state machine (moto's Distributed Map): with
+ValidateChunkBytes shrunk to 8 KiB and LoadServingItems to 100 rows, files take ScanRanges -> PlanChunks ->
+ValidateChunks -> MergeChunks and LoadServing in row ranges, and everything they leave equals the single-Lambda
+run of the same files: curated rows, quarantine rows with their lines and reasons, bad-records messages, counts,
+serving items; a file over the reject threshold is rejected on the totals."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sluice.local.runner import RunInput, run_files
 pytestmark = [pytest.mark.emulator]
 
 CHUNK_BYTES = 8192
+SERVING_ROWS = 100
 LONG_NOTE = (
     '"' + "\r\n".join(f"note line {i}, quoted text" for i in range(400)) + '"'
 )  # 11 KB: ranges without a record start
@@ -61,7 +63,10 @@ def runs(tmp: Path, parameters: dict[str, str]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
     single = runs(tmp_path_factory.mktemp("single"), {})
-    fanned = runs(tmp_path_factory.mktemp("fanned"), {"ValidateChunkBytes": str(CHUNK_BYTES)})
+    fanned = runs(
+        tmp_path_factory.mktemp("fanned"),
+        {"ValidateChunkBytes": str(CHUNK_BYTES), "LoadServingItems": str(SERVING_ROWS)},
+    )
     return single, fanned
 
 
@@ -109,6 +114,7 @@ def test_fan_out_tricky_file_takes_the_fan_out_states_in_several_chunks(both):
         "MergeChunks",
     ]
     assert "ScanRanges" not in [s["name"] for s in one["states"]]
+    assert "LoadServing" in names and "LoadServing" not in [s["name"] for s in one["states"]]
 
 
 def test_fan_out_counts_curated_rows_and_serving_items_equal_the_single_path(both):
@@ -125,6 +131,7 @@ def test_fan_out_counts_curated_rows_and_serving_items_equal_the_single_path(bot
     assert int(item["bad_rows_queued"]["messages"]) == many["dlq"]["messages"] > 0
     assert curated(fanned) == curated(single)
     assert serving(fanned) == serving(single)
+    assert len(serving(fanned)) == many["rows"]["loaded"] > SERVING_ROWS * 6  # seven or more row ranges
     assert ("offers#10000005", "100000000005", "high") in serving(fanned)  # the tie goes to the later line
 
 
