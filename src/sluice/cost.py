@@ -21,6 +21,7 @@ from typing import Any
 from samtranslator.yaml_helper import yaml_parse
 
 from sluice_lib.curated import MAX_RECORDS_PER_FILE
+from sluice_lib.steps.load import serving_batches
 from sluice_lib.transform_engine import decide
 
 MB = 1_000_000
@@ -226,6 +227,23 @@ def _logical_id(node: Any) -> str | None:
     if isinstance(node, dict) and "Ref" in node:
         return str(node["Ref"])
     return None
+
+
+def serving_map_items(deployment: Deployment, rows: int, files: int) -> int:
+    """The LoadServing Map's items for `rows` spread evenly over `files` curated files, as Load plans them
+    (sluice_lib.steps.load.serving_batches: LoadServingItems rows, LoadFanOutFiles files an item); 0 when one
+    Load invocation serves them."""
+    fan_out_files = int(float(deployment.parameters.get("LoadFanOutFiles") or 0)) or None
+    serving_rows = int(float(deployment.parameters.get("LoadServingItems") or 0)) or None
+    over_files = fan_out_files is not None and files > fan_out_files
+    over_rows = serving_rows is not None and rows > serving_rows
+    if not (over_files or over_rows) or files == 0:
+        return 0
+    per_file = [rows // files + (1 if i < rows % files else 0) for i in range(files)]
+    keys = [f"{i:09d}" for i in range(files)]
+    return sum(
+        1 for _ in serving_batches(keys, per_file, rows_per_batch=serving_rows, files_per_batch=fan_out_files)
+    )
 
 
 def load_deployment(template: Path) -> Deployment:
@@ -558,8 +576,8 @@ def estimate(
         )
     per_partition = math.ceil(valid / max(sizes.partitions, 1))
     files = sizes.partitions * max(1, math.ceil(per_partition / deployment.max_records_per_file))
-    fan_out = int(deployment.parameters.get("LoadFanOutFiles", "0") or 0)
-    fanned_out = serving and fan_out > 0 and files > fan_out
+    map_items = serving_map_items(deployment, valid, files) if serving else 0
+    fanned_out = map_items > 0
     facts = {
         **_branch_facts(deployment.asl, _starts_crawler, scenario.schema_changed),
         **_branch_facts(deployment.asl, lambda state: state.get("Type") == "Map", fanned_out),
@@ -570,7 +588,7 @@ def estimate(
         deployment.placeholders,
         facts,
         crawl_s=throughput.crawl_s,
-        map_items=math.ceil(files / fan_out) if fanned_out else 0,
+        map_items=map_items,
     )
     lines: list[Line] = []
     warnings: list[str] = []

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sluice.cost import MB, PRICES, SIZES, THROUGHPUT, Deployment, LambdaSpec, lambda_cost
-from sluice_lib.steps.load import serving_batches
+from sluice.cost import MB, PRICES, SIZES, THROUGHPUT, Deployment, LambdaSpec, lambda_cost, serving_map_items
 
 
 @dataclass(frozen=True)
@@ -98,8 +97,6 @@ def plan(deployment: Deployment, size: int, figures: ScaleFigures = FIGURES) -> 
     fns = deployment.functions
     chunk_bytes = int(float(params.get("ValidateChunkBytes") or 0))
     concurrency = int(float(params.get("MapMaxConcurrency") or 1))
-    fan_out_files = int(float(params.get("LoadFanOutFiles") or 0))
-    serving_rows = int(float(params.get("LoadServingItems") or 0))
     t = THROUGHPUT
     mb = size / MB
     read_rate = min(t.validate_mb_per_s, figures.s3_stream_mb_per_s)
@@ -152,20 +149,7 @@ def plan(deployment: Deployment, size: int, figures: ScaleFigures = FIGURES) -> 
     rows = max(1, round(size / SIZES.bytes_per_row))
     per_partition = math.ceil(rows / SIZES.partitions)
     files = SIZES.partitions * max(1, math.ceil(per_partition / deployment.max_records_per_file))
-    files_over = bool(fan_out_files) and files > fan_out_files
-    rows_over = bool(serving_rows) and rows > serving_rows
-    serving_children = 0
-    if files_over or rows_over:
-        per_file = [rows // files + (1 if i < rows % files else 0) for i in range(files)]
-        serving_children = sum(
-            1
-            for _ in serving_batches(
-                [f"{i:09d}" for i in range(files)],
-                per_file,
-                rows_per_batch=serving_rows or None,
-                files_per_batch=fan_out_files or None,
-            )
-        )
+    serving_children = serving_map_items(deployment, rows, files)
     if serving_children:
         footers = files * 2 * figures.small_get_s / figures.readers  # the plan: each file's footer
         lam("Load (publish, plan)", "LoadFunction", 1, t.load_fixed_s + footers, figures.plan_rss_mb)
