@@ -651,9 +651,8 @@ def _quality_problems(
 
 
 def _expression_problems(contract: Contract, check: str) -> list[str]:
-    from sluice_lib.quality.evaluate import (
-        check_expression,
-    )  # pyarrow: the CLI has it, every function does not
+    # imported on use: pyarrow, which the CLI has and not every function does
+    from sluice_lib.quality.compute import check_expression
     from sluice_lib.schema import staging_arrow_schema
 
     try:
