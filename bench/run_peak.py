@@ -1,7 +1,7 @@
 """One `sluice run` measured to the end of its execution: wall seconds and the process's peak RSS (VmHWM) when
-its progress says the run ended, then the process is stopped. The export that follows is left out: moto's
-paginated Scan of the serving table re-reads the whole table for every page (quadratic; 200,000 items take
-tens of minutes), which measures the emulator, not the pipeline.
+its progress says the run ended, then the process is stopped. The export that follows is left out: it
+measures the emulator reading the tables back, not the pipeline (before the moto correction
+`dynamodb_scan_resume`, the export of 200,000 serving items took tens of minutes).
 
     python -m bench.run_peak bench/data/run.err -- .venv/bin/sluice run FILE --dataset offers --json [--param K=V]...
 """
