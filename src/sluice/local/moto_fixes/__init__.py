@@ -29,6 +29,7 @@ from sluice.local.moto_fixes import (
     execution_name,
     glue_sync,
     history_reverse_order,
+    iam_policy_evaluation,
     integer_tolerated_failure_percentage,
     jsonata_evaluator,
     scaled_sleeps,
@@ -66,6 +67,7 @@ _CORRECTIONS: tuple[ModuleType, ...] = (
     dynamodb_request_parsing,
     scaled_sleeps,
     jsonata_evaluator,
+    iam_policy_evaluation,
 )
 
 # fix name (its module's name) -> the function that makes its patches.
