@@ -59,8 +59,11 @@ class Emulator:
         parameters: dict[str, str] | None = None,
         contracts: Path | None = None,
         iam: bool = True,
+        template: SamApp | None = None,
     ) -> None:
         self.root = root or repo_root()
+        # The template to provision: root's template.sam.yaml unless a test hands a changed one.
+        self.template = template
         self.contracts = contracts or self.root / "contracts"  # the handlers' CONTRACTS_DIR (--contracts)
         self.parameters = parameters  # template parameter overrides, as `sam deploy --parameter-overrides`
         self.time_scale = time_scale
@@ -95,7 +98,8 @@ class Emulator:
         try:
             moto_fixes.apply()
             moto_fixes.set_time_scale(self.time_scale)
-            self.stack = provision(SamApp.load(self.root / "template.sam.yaml"), self.parameters)
+            app = self.template or SamApp.load(self.root / "template.sam.yaml")
+            self.stack = provision(app, self.parameters)
             enforcer = self.iam
             self.lambdas = lambdas.LambdaRuntime(
                 self.stack,
