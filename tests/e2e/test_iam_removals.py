@@ -52,9 +52,9 @@ def _get_att_arn(value: Any) -> str | None:
 
 def _component(role: str) -> str:
     for name, res in APP.sam["Resources"].items():
-        if res["Type"] in ("AWS::Serverless::Function", "AWS::Glue::Job", "AWS::Glue::Crawler"):
-            if _get_att_arn(res["Properties"].get("Role")) == role:
-                return name
+        kinds = ("AWS::Serverless::Function", "AWS::Glue::Job", "AWS::Glue::Crawler")
+        if res["Type"] in kinds and _get_att_arn(res["Properties"].get("Role")) == role:
+            return name
     raise LookupError(f"no component has role {role}")
 
 
