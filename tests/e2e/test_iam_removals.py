@@ -23,7 +23,7 @@ from offers_rows import OFFERS_HEADER, offers_row
 
 from sluice.local.emulator import Emulator
 from sluice.local.faults import injected, parse_fault
-from sluice.local.iam.report import _not_emulated
+from sluice.local.iam.report import not_emulated
 from sluice.local.runner import RunInput, Runner
 from sluice.local.template import SamApp
 from sluice.paths import repo_root
@@ -83,14 +83,14 @@ def _state(component: str) -> str:
     return ""  # not run by a state (OnExecutionFailed: EventBridge invokes it after the execution)
 
 
-def _needed_sid(statements: list[Any]) -> str:
+def _needed_sid(component: str, statements: list[Any]) -> str:
     for statement in statements:
         if not isinstance(statement, dict) or "Sid" not in statement or "Condition" in statement:
             continue
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if set(actions) <= {"s3:ListBucket", "s3:GetBucketLocation"}:
             continue  # without it a missing object reads as AccessDenied, not NoSuchKey: no call of a run needs it
-        if any(_not_emulated(action, statement["Sid"]) is None for action in actions):
+        if any(not_emulated(component, action, statement["Sid"]) is None for action in actions):
             return str(statement["Sid"])
     raise LookupError("no statement the emulation can see")
 
@@ -102,7 +102,7 @@ def _removals() -> list[Removal]:
             continue
         statements = res["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
         component = _component(name)
-        found.append(Removal(name, component, _needed_sid(statements), _state(component)))
+        found.append(Removal(name, component, _needed_sid(component, statements), _state(component)))
     return found
 
 

@@ -20,20 +20,53 @@ if TYPE_CHECKING:  # the report is read without loading moto (`sluice iam report
 
 REPORT_NAME = "iam.json"
 
-# (action pattern, the statement's Sid pattern) -> why no offline call can use it.
-NOT_EMULATED: list[tuple[str, str, str]] = [
-    ("logs:*", "*", "the Lambda or Glue service writes the role's CloudWatch logs; no log delivery offline"),
-    ("xray:*", "*", "the Lambda runtime sends traces; tracing is off offline"),
-    ("cloudwatch:PutMetricData", "*", "Glue publishes the job's metrics (--enable-metrics); not emulated"),
+# (component, action, statement Sid) patterns -> why no offline call can use the grant: AWS itself makes the call
+# for the role, or code that only runs on AWS does (Glue's crawler, Spark's S3 and catalog clients).
+NOT_EMULATED: list[tuple[str, str, str, str]] = [
     (
+        "*",
+        "logs:*",
+        "*",
+        "the Lambda or Glue service writes the role's CloudWatch logs; no log delivery offline",
+    ),
+    ("*", "xray:*", "*", "the Lambda runtime sends traces; tracing is off offline"),
+    (
+        "*",
+        "s3:GetBucketLocation",
+        "*",
+        "Glue's and Spark's S3 clients ask for the bucket's region; offline they are boto3",
+    ),
+    ("TransformJob", "cloudwatch:PutMetricData", "*", "Glue publishes the job's metrics (--enable-metrics)"),
+    (
+        "TransformJob",
         "kms:*",
         "EncryptBookmarks",
-        "Glue encrypts the job's logs and bookmarks (security configuration); not emulated",
+        "Glue encrypts the job's logs and bookmarks (security configuration)",
     ),
     (
+        "TransformJob",
         "s3:GetObject",
         "ReadScript",
-        "Glue fetches the job's script before it starts; offline it runs from glue/",
+        "Glue fetches the job's script; offline it runs from glue/",
+    ),
+    (
+        "TransformJob",
+        "s3:*",
+        "WriteRunOutputAndTemp",
+        "Spark's output committer reads back and deletes its temporary files; offline the job writes a local folder",
+    ),
+    (
+        "TransformJob",
+        "glue:*",
+        "ReadCatalog",
+        "Spark's Glue catalog client (--enable-glue-datacatalog) looks databases and partitions up; local Spark has none",
+    ),
+    (
+        "StagingCrawler",
+        "glue:*",
+        "MaintainStagingTables",
+        "AWS's crawler chooses its catalog calls; the local crawler makes only GetTable, CreateTable, UpdateTable, "
+        "GetPartitions and CreatePartition",
     ),
 ]
 
@@ -43,9 +76,14 @@ def _matches(pattern: str, value: str) -> bool:
     return re.fullmatch(text, value, re.IGNORECASE) is not None
 
 
-def _not_emulated(action: str, sid: str) -> str | None:
-    for action_pattern, sid_pattern, reason in NOT_EMULATED:
-        if _matches(action_pattern, action) and _matches(sid_pattern, sid):
+def not_emulated(component: str, action: str, sid: str) -> str | None:
+    """Why no offline call can use this grant, or None when one can."""
+    for component_pattern, action_pattern, sid_pattern, reason in NOT_EMULATED:
+        if (
+            _matches(component_pattern, component)
+            and _matches(action_pattern, action)
+            and _matches(sid_pattern, sid)
+        ):
             return reason
     return None
 
@@ -70,7 +108,7 @@ def build(enforcer: Enforcer) -> dict[str, Any]:
                     and (statement.policy, statement.sid) in use.statements
                     and _matches(action, use.action)
                 )
-                reason = None if calls else _not_emulated(action, statement.sid)
+                reason = None if calls else not_emulated(component, action, statement.sid)
                 grants.append(
                     {
                         "policy": statement.policy,
