@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from sluice.local import environ
+from sluice.local import environ, sessions
 from sluice.local.stack import LocalFunction, Stack
 
 # Set for every local invocation: no X-Ray daemon and no metrics backend here, and contracts come
@@ -175,7 +175,7 @@ def _session_per_credentials() -> None:
         key = (os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SESSION_TOKEN"))
         with _sessions_lock:
             if key not in _sessions:
-                _sessions[key] = boto3.Session()
+                _sessions[key] = sessions.session()
             return _sessions[key]
 
     boto3._get_default_session = default_session

@@ -22,6 +22,7 @@ from moto.iam.models import iam_backends
 from moto.s3.exceptions import S3ClientError
 from moto.s3.models import s3_backends
 
+from sluice.local import sessions
 from sluice.local.iam import requests
 from sluice.local.iam.policy import Decision, Statement, evaluate, statements
 from sluice.local.moto_fixes import iam_policy_evaluation
@@ -63,7 +64,7 @@ class Identity:
 
     def session(self, region: str) -> boto3.Session:
         if self._session is None:
-            self._session = boto3.Session(
+            self._session = sessions.session(
                 aws_access_key_id=self.access_key_id,
                 aws_secret_access_key=self.secret_access_key,
                 aws_session_token=self.session_token,
