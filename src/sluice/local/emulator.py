@@ -15,7 +15,7 @@ from moto import mock_aws
 from moto.sns.models import sns_backends
 
 from sluice.local import events, glue, lambdas, moto_fixes
-from sluice.local.iam.enforce import Enforcer
+from sluice.local.iam.enforce import Enforcer, Identity
 from sluice.local.stack import ACCOUNT, REGION, Stack, provision
 from sluice.local.template import SamApp
 from sluice.paths import repo_root
@@ -117,7 +117,7 @@ class Emulator:
                 role_session=None if enforcer is None else self._glue_session,
             )
             if enforcer is not None:
-                enforcer.install()
+                enforcer.install(workflow=self._workflow_identity(enforcer))
             glue.install(self.glue)
             self.bus = events.EventBus(self.lambdas)
             events.install(self.bus)
@@ -126,6 +126,13 @@ class Emulator:
             self.__exit__(*sys.exc_info())
             raise
         return self
+
+    def _workflow_identity(self, enforcer: Enforcer) -> Identity:
+        """The state machine's role session: its service integrations call as it."""
+        sfn = self.client("stepfunctions")
+        role = sfn.describe_state_machine(stateMachineArn=self.stack.state_machine_arn)["roleArn"]
+        logical = next(k for k, v in self.stack.physical.items() if v == self.stack.state_machine_arn)
+        return enforcer.identity(logical, role)
 
     def _glue_session(self, name: str, role_arn: str) -> boto3.Session:
         """The role session of the Glue job or crawler `name`, named for its logical id in the template."""

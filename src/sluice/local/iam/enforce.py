@@ -11,16 +11,20 @@ stack, a test, the user's upload) pass: they stand for the account's administrat
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.iam.models import iam_backends
 from moto.s3.exceptions import S3ClientError
 from moto.s3.models import s3_backends
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+from moto.stepfunctions.parser.asl.utils import boto_client
 
 from sluice.local import sessions
 from sluice.local.iam import requests
@@ -95,6 +99,7 @@ class Enforcer:
         self.uses: Counter[Use] = Counter()
         self.denials: list[str] = []
         self._lock = threading.Lock()
+        self._swapped: list[tuple[Any, Any]] = []
 
     # ------------------------------------------------------------------ identities
     def identity(self, component: str, role_arn: str) -> Identity:
@@ -138,11 +143,40 @@ class Enforcer:
             return dict(self.by_component)
 
     # ------------------------------------------------------------------ authorisation
-    def install(self) -> None:
+    def install(self, workflow: Identity | None = None) -> None:
+        """Judge the roles' requests; with `workflow`, the state machine's service integrations call as it."""
         iam_policy_evaluation.set_authorizer(self.authorize)
+        self._swapped = []
+        if workflow is None:
+            return
+        original = boto_client.boto_client_for
+
+        def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            # moto signs the interpreter's calls with fixed keys; Step Functions calls with the state machine's role.
+            return workflow.session(region).client(
+                service,
+                config=Config(
+                    parameter_validation=False,
+                    retries={"max_attempts": 0, "total_max_attempts": 1},
+                    connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                    read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                ),
+            )
+
+        for module in list(sys.modules.values()):
+            name = getattr(module, "__name__", "")
+            if (
+                name.startswith("moto.stepfunctions.parser")
+                and getattr(module, "boto_client_for", None) is original
+            ):
+                self._swapped.append((module, original))
+                setattr(module, "boto_client_for", boto_client_for)  # noqa: B010 - any module that imported it
 
     def uninstall(self) -> None:
         iam_policy_evaluation.set_authorizer(None)
+        for module, original in getattr(self, "_swapped", []):
+            setattr(module, "boto_client_for", original)  # noqa: B010
+        self._swapped = []
 
     def authorize(self, response: Any, is_s3: bool, s3_resource: str) -> None:
         scope = requests.signing_scope(response.headers)

@@ -27,7 +27,19 @@ NOT_EMULATED: list[tuple[str, str, str, str]] = [
         "*",
         "logs:*",
         "*",
-        "the Lambda or Glue service writes the role's CloudWatch logs; no log delivery offline",
+        "the service (Lambda, Glue, Step Functions) delivers the role's logs; none offline",
+    ),
+    (
+        "*",
+        "kms:*",
+        "Notify*",
+        "SNS encrypts a message with the topic's key on the publisher's behalf; moto's SNS does not encrypt",
+    ),
+    (
+        "PipelineStateMachine",
+        "kms:*",
+        "*",
+        "SNS encrypts a message with the topic's key on the publisher's behalf; moto's SNS does not encrypt",
     ),
     ("*", "xray:*", "*", "the Lambda runtime sends traces; tracing is off offline"),
     (
@@ -226,7 +238,8 @@ def render(report: dict[str, Any]) -> str:
             detail = f"{grant['calls']} calls" if grant["calls"] else grant["status"]
             if grant.get("reason"):
                 detail += f": {grant['reason']}"
-            lines.append(f"  {mark} {grant['action']:<32} {grant['sid']:<34} {detail}")
+            where = grant["sid"] if not grant["sid"].startswith("#") else f"{grant['policy']}{grant['sid']}"
+            lines.append(f"  {mark} {grant['action']:<32} {where:<34} {detail}")
         for denied in role["denied"]:
             lines.append(f"  DENIED {denied['action']} on {denied['resource']} ({denied['calls']} calls)")
         lines.append("")

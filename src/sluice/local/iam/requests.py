@@ -40,6 +40,7 @@ _SAME_AS = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
     "sns:PublishBatch": "sns:Publish",
+    "lambda:Invoke": "lambda:InvokeFunction",
 }
 
 # Actions every caller may make, whatever its policies say (AWS documents GetCallerIdentity so).
@@ -72,6 +73,15 @@ def checks(response: Any, region: str, account: str, service: str, s3_resource: 
     else:
         operation = str(response._get_action())
         params = _params(response)
+        if (
+            prefix == "lambda"
+        ):  # a REST API: the function is in the path (/2015-03-31/functions/NAME/invocations)
+            path = unquote(urlparse(str(getattr(response, "uri", ""))).path)
+            if "/functions/" in path:
+                params = {
+                    **params,
+                    "_path_function": path.split("/functions/", 1)[1].split("/invocations")[0],
+                }
         found = Checks(prefix, operation)
         action = _SAME_AS.get(f"{prefix}:{operation}", f"{prefix}:{operation}")
         arns = _resources(prefix, operation, params, region, account)
@@ -135,7 +145,7 @@ def _resources(prefix: str, operation: str, params: dict[str, Any], region: str,
         group = params.get("logGroupName")
         return [f"{base}:log-group:{group}:*"] if group else ["*"]
     if prefix == "lambda":
-        name = params.get("FunctionName")
+        name = params.get("FunctionName") or params.get("_path_function")
         return [name if str(name).startswith("arn:") else f"{base}:function:{name}"] if name else ["*"]
     return ["*"]
 
