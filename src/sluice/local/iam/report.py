@@ -48,6 +48,24 @@ NOT_EMULATED: list[tuple[str, str, str, str]] = [
         "*",
         "Glue's and Spark's S3 clients ask for the bucket's region; offline they are boto3",
     ),
+    (
+        "OnExecutionFailedFunction",
+        "sqs:SendMessage",
+        "OnFailureDestination",
+        "Lambda sends a failed asynchronous invocation to the on-failure destination with the function's role",
+    ),
+    (
+        "PipelineStateMachine",
+        "states:*",
+        "*",
+        "a Distributed Map runs its items as child executions on AWS; moto runs them in the parent execution",
+    ),
+    (
+        "PipelineStateMachine",
+        "glue:*JobRun*",
+        "*",
+        "glue:startJobRun.sync stops the run when the execution stops and may list runs; no local run is stopped",
+    ),
     ("TransformJob", "cloudwatch:PutMetricData", "*", "Glue publishes the job's metrics (--enable-metrics)"),
     (
         "TransformJob",
