@@ -58,7 +58,7 @@ def worker(rows: int, iam: bool) -> None:
 
 
 def run(opts: Options) -> Path:
-    sizes = (1_000,) if opts.quick else (1_000, 20_000)
+    sizes = (1_000,) if opts.quick else (1_000, 10_000)
     loads = [load_average()]
     rows_out = []
     for rows in sizes:

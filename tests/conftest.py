@@ -13,27 +13,29 @@ SUITE_IAM_REPORT = Path(__file__).resolve().parents[1] / ".sluice" / "iam-suite"
 
 @pytest.fixture(scope="session", autouse=True)
 def suite_iam_report() -> Iterator[None]:
-    """Every emulation of the session adds its roles' calls to one report, `.sluice/iam-suite/<worker>/iam.json`
-    (`sluice iam report .sluice/iam-suite/*`): the evidence for each grant of the template, from all the runs."""
+    """Every emulation of the session with the template as it is adds its roles' calls to one report,
+    `.sluice/iam-suite/<worker>/iam.json` (`sluice iam report .sluice/iam-suite/*`): the evidence for each grant
+    of the template, from all the runs. Emulations of a changed template (tests/e2e/test_iam_removals.py) are
+    left out: their denials are the point of those tests."""
     try:
+        from sluice.local.emulator import Emulator
         from sluice.local.iam import report
-        from sluice.local.iam.enforce import Enforcer
     except ImportError:  # a checkout without the local runtime's dependencies: nothing to collect
         yield
         return
     built: list[dict[str, Any]] = []
-    original = Enforcer.uninstall
+    original = Emulator.__exit__
 
-    def uninstall(self: Enforcer) -> None:
-        if self.roles():
-            built.append(report.build(self))
-        original(self)
+    def __exit__(self: Emulator, *exc: Any) -> None:
+        if self.iam is not None and self.template is None and self.iam.roles():
+            built.append(report.build(self.iam))
+        original(self, *exc)
 
-    Enforcer.uninstall = uninstall  # type: ignore[method-assign]
+    Emulator.__exit__ = __exit__  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
-        Enforcer.uninstall = original  # type: ignore[method-assign]
+        Emulator.__exit__ = original  # type: ignore[method-assign]
         if built:
             folder = SUITE_IAM_REPORT / os.environ.get("PYTEST_XDIST_WORKER", "main")
             folder.mkdir(parents=True, exist_ok=True)
