@@ -6,8 +6,9 @@ Generated from template.sam.yaml and the ASL: each `AWS::IAM::Role` with inline 
 template gives it (a function, the Glue job, the crawler), the state that runs that component, and the
 role's first statement that grants a call the code makes (a statement without a condition, not under
 `Fn::If`, not only `s3:ListBucket`, with an action the emulation can see: sluice.local.iam.report.NOT_EMULATED
-lists the others). Only
-the run that exercises each component is chosen here (`SCENARIOS`).
+lists the others). The state machine's role is SAM's, made from its policy templates: its first
+`LambdaInvokePolicy` goes, and the state that invokes that function fails. Only the run that exercises each
+component is chosen here (`SCENARIOS`).
 """
 
 from __future__ import annotations
@@ -106,12 +107,31 @@ def _removals() -> list[Removal]:
     return found
 
 
-REMOVALS = _removals()
+def _state_machine_removal() -> Removal:
+    """The state machine's role is SAM's, made from its Policies: take out the first LambdaInvokePolicy."""
+    name, machine = next(
+        (n, r) for n, r in APP.sam["Resources"].items() if r["Type"] == "AWS::Serverless::StateMachine"
+    )
+    first = next(
+        p for p in machine["Properties"]["Policies"] if isinstance(p, dict) and "LambdaInvokePolicy" in p
+    )
+    function = first["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+    return Removal(f"{name}Role", name, f"LambdaInvokePolicy:{function}", _state(function))
+
+
+REMOVALS = [*_removals(), _state_machine_removal()]
 
 
 def _without(removal: Removal) -> SamApp:
     app = copy.copy(APP)
     app.sam = copy.deepcopy(APP.sam)
+    if removal.sid.startswith("LambdaInvokePolicy:"):
+        function = removal.sid.split(":", 1)[1]
+        props = app.sam["Resources"][removal.component]["Properties"]
+        props["Policies"] = [
+            p for p in props["Policies"] if p != {"LambdaInvokePolicy": {"FunctionName": {"Ref": function}}}
+        ]
+        return app
     document = app.sam["Resources"][removal.role]["Properties"]["Policies"][0]["PolicyDocument"]
     document["Statement"] = [
         s for s in document["Statement"] if not (isinstance(s, dict) and s.get("Sid") == removal.sid)
