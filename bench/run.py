@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import e2e_bench, lambda_engine_bench, quality_bench, transform_bench, validate_bench
+from bench import e2e_bench, iam_bench, lambda_engine_bench, quality_bench, transform_bench, validate_bench
 from bench.common import QUICK_RESULTS, RESULTS, Options
 
 BENCHMARKS: dict[str, Callable[[Options], Path]] = {
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[Options], Path]] = {
     "lambda-engine": lambda_engine_bench.run,
     "e2e": e2e_bench.run,
     "quality": quality_bench.run,
+    "iam": iam_bench.run,
 }
 
 

@@ -52,7 +52,9 @@ RUN_EXECUTION = "3f1c2b9e-7d4a-4e2f-9b1c-5a6d7e8f9012"
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     csv = tmp_path_factory.mktemp("uploads") / "offers.csv"
     csv.write_text(OFFERS_CSV, encoding="utf-8")
-    with Emulator() as emulator:
+    with Emulator(
+        iam=False
+    ) as emulator:  # as `sluice invoke`: the caller's credentials (events name sluice-raw-local)
         put_objects(
             emulator,
             [

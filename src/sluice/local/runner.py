@@ -15,6 +15,7 @@ from sluice.local import activity
 from sluice.local.emulator import Emulator
 from sluice.local.export import export_outputs, read_queue
 from sluice.local.faults import FaultInjector, FaultSpec, injected
+from sluice.local.iam import report as iam_report
 from sluice.local.redrive import NotRedrivableError, plan
 from sluice.local.redrive import redrive as redrive_execution
 from sluice.text import counted
@@ -480,6 +481,7 @@ def run_files(
     redrive: bool = False,
     parameters: dict[str, str] | None = None,
     contracts: Path | None = None,
+    iam: bool = True,
 ) -> dict[str, Any]:
     """Provisions the stack, runs every input in order, exports what the runs produced.
 
@@ -489,6 +491,8 @@ def run_files(
     `redrive`: redrive each failed execution from the state that failed (sluice.local.redrive).
     `parameters`: template parameter overrides, as `sam deploy --parameter-overrides` (sluice.local.parameters).
     `contracts`: the contracts folder the handlers read (default: the checkout's `contracts/`).
+    `iam`: every call runs as its component's template role and is evaluated against its policies; the per-role
+    report goes to `out_dir/iam.json` (sluice.local.iam). False: no enforcement, no report.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     log_file = out_dir / "logs" / "lambda.log"
@@ -496,7 +500,12 @@ def run_files(
         log_file.unlink()
     t0 = time.perf_counter()
     with Emulator(
-        root=root, time_scale=time_scale, log_file=log_file, parameters=parameters, contracts=contracts
+        root=root,
+        time_scale=time_scale,
+        log_file=log_file,
+        parameters=parameters,
+        contracts=contracts,
+        iam=iam,
     ) as emu:
         progress(f"stack provisioned from template.sam.yaml in {time.perf_counter() - t0:.2f}s")
         with injected(emu, faults or []) as injector:
@@ -505,6 +514,7 @@ def run_files(
             )
             results = runner.run(inputs)
         outputs = export_outputs(emu, out_dir)
+        iam_summary = None if emu.iam is None else iam_report.summary(emu.iam, out_dir)
     statuses = {r.status for r in results}
     overall = (
         "SUCCEEDED"
@@ -518,4 +528,5 @@ def run_files(
         "executions": [r.to_json() for r in results],
         "outputs": outputs,
         "faults": [] if injector is None else injector.summary(),
+        "iam": iam_summary,
     }
