@@ -239,9 +239,9 @@ def curated_sql(files: Sequence[Path], columns: dict[str, str], contract: Contra
 
     kept = "conformed"
     dedupe = contract.pipeline.dedupe
-    if dedupe is not None:
+    if contract.primary_key:  # with or without `dedupe`: one row per key, the later line by default
         key = ", ".join(_ident(k) for k in contract.primary_key)
-        order = [f"{_ident(dedupe.order_by)} DESC NULLS LAST"] if dedupe.order_by else []
+        order = [f"{_ident(dedupe.order_by)} DESC NULLS LAST"] if dedupe and dedupe.order_by else []
         order += [f"{_FILE} DESC", f"{_LINE} DESC"]
         window = f"row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)})"
         kept = f"(SELECT * FROM conformed QUALIFY {window} = 1)"
