@@ -6,7 +6,6 @@ the input rows alone."""
 from __future__ import annotations
 
 import random
-import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from merge_table import Table
 from sluice_lib.contracts import Contract, load_contract_text, parse_contract
 from sluice_lib.curated import Lineage
-from sluice_lib.merge import partition_pairs
 from sluice_lib.transform_lambda.engine import transform_folder
 
 KEYED = """
@@ -53,41 +52,6 @@ def _stage(folder: Path, rows: list[tuple[int, str, date | None, int | None]]) -
     )
     pq.write_table(table, folder / "part-00000.parquet")
     return folder
-
-
-class Table:
-    """A curated table as the catalog presents it: partition -> its current version's files."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.current: dict[str, list[str]] = {}
-        self.versions = 0
-
-    def publish(self, output: Path, merge: dict) -> None:
-        """As Load publishes a merge: new versions of replaced and added partitions, emptied ones dropped."""
-        self.versions += 1
-        for partition in [*merge["replaced"], *merge["added"]]:
-            source = output / "data" / partition
-            target = self.root / f"v{self.versions}" / partition
-            target.mkdir(parents=True)
-            files = []
-            for f in sorted(source.glob("*.parquet")):
-                shutil.copy(f, target / f.name)
-                files.append(str(target / f.name))
-            self.current[partition] = files
-        for partition in merge["emptied"]:
-            del self.current[partition]
-
-    def rows(self) -> dict[int, tuple[str | None, date | None, int | None]]:
-        found: dict[int, tuple[str | None, date | None, int | None]] = {}
-        for partition, files in self.current.items():
-            day_text = dict(partition_pairs(partition))["day"]
-            day = date.fromisoformat(day_text) if day_text else None
-            for f in files:
-                for row in pq.read_table(f).to_pylist():
-                    assert row["id"] not in found, f"key {row['id']} twice in the table"
-                    found[row["id"]] = (row["name"], day, row["version"])
-        return found
 
 
 def _run(tmp: Path, table: Table, rows: list, step: int, ingested_at: datetime) -> dict:

@@ -364,7 +364,8 @@ def transform_folder(
                 con, columns=[n for n, _ in shape.data], lineage=written_lineage,
                 partitions=[(n, t) for n, _, t in shape.parts], rule=rule, existing=existing,
             )  # fmt: skip
-            written_lineage = list(LINEAGE_COLUMNS)
+            if touched:
+                written_lineage = list(LINEAGE_COLUMNS)
             rows_written = int(con.execute("SELECT count(*) FROM curated").fetchall()[0][0])
         # One all-null row, never written: it keeps DuckDB from writing a column as `required` because this
         # run's values happen to hold no null (Spark writes data columns optional).

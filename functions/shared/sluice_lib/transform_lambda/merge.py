@@ -44,7 +44,8 @@ def merge_curated(
     existing: Mapping[str, Sequence[str]],
 ) -> tuple[dict[str, int], list[str]]:
     """Replaces the `curated` table (data `columns` and partition columns; `lineage` are the lineage columns'
-    select expressions) with the merged rows of the touched and new partitions, lineage columns included.
+    select expressions) with the merged rows of the touched and new partitions, lineage columns included, when
+    the run touches an existing partition (else leaves it as it is, as Spark writes its lineage literals then).
     `partitions` = (name, Hive type) of the partition columns. Returns the counts and the touched partitions."""
     keys = ", ".join(_ident(k) for k in rule.keys)
     parts = [_ident(n) for n, _ in partitions]
@@ -61,6 +62,10 @@ def merge_curated(
         holding = {files[name] for (name,) in found}
     incoming_values = con.execute(f"SELECT DISTINCT {', '.join(parts) or '1'} FROM incoming").fetchall()
     touched = touched_partitions(existing, holding, [row[: len(parts)] for row in incoming_values])
+    if not touched:  # nothing to merge with: the run's rows as they are (lineage still literals, `required`)
+        (total,) = con.execute("SELECT count(*) FROM incoming").fetchall()[0]
+        con.execute("DROP TABLE incoming")
+        return dict(zip(MERGE_COUNTS, (total, 0, 0), strict=True)), touched
     reads = []
     for partition in touched:
         typed = [
