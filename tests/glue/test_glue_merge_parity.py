@@ -15,10 +15,10 @@ from types import ModuleType
 
 import pytest
 from lambda_parity_rows import GENERATORS
-from merge_table import Table
 from pyspark.sql import SparkSession
 from test_glue_lambda_engine_parity import _contract, _stage, _without_file_names, rows, schemas
 
+from merge_table import Table
 from sluice_lib.curated import Lineage
 from sluice_lib.transform_lambda.engine import transform_folder
 
