@@ -1,5 +1,6 @@
 """The two engines merge alike: a sequence of generated files with overlapping keys (contracts with a dedupe
-rule and without, renamed keys, string/date/int partition columns with Spark's escaping and nulls) merged into a
+rule and without, renamed keys, string/date/int partition columns with Spark's escaping and nulls, and an
+unpartitioned table) merged into a
 table by the Glue job (`--merge_with`) and by the DuckDB engine (`existing=`), each into its own copy; after
 every file the two outputs hold the same rows, partitions, Parquet schema and manifest, and both tables one row
 per key."""
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.spark
 START = datetime(2025, 5, 1, 12, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("dataset", ["parity_kinds", "parity_keyed", "offers"])
+@pytest.mark.parametrize("dataset", ["parity_kinds", "parity_keyed", "offers", "users"])
 def test_engines_merge_a_file_sequence_into_identical_tables(
     spark: SparkSession, transform: ModuleType, tmp_path: Path, dataset: str
 ):
