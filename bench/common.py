@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ class Options:
     runs: int = 3
     out: Path = RESULTS
     command: str = ""
+    e2e_rows: tuple[int, ...] = ()  # sizes the e2e benchmark runs once more, on demand (10,000,000)
 
 
 def _first(path: str, prefix: str) -> str:
@@ -120,33 +121,31 @@ def _rss_kb(pid: int) -> int:
 
 def tree_rss_kb(root: int) -> int:
     """Summed resident memory of a process and all its descendants (a JVM under Python included)."""
-    total, todo, seen = 0, [root], set()
-    while todo:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        total += _rss_kb(pid)
-        todo += _children(pid)
-    return total
+    return sum(_rss_kb(pid) for pid in _tree(root))
 
 
 def tree_cpu_seconds(root: int) -> float:
     """User + system CPU seconds so far of a process and its live descendants (a JVM under Python too)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total, todo, seen = 0, [root], set()
+    return sum(_cpu_ticks(pid) for pid in _tree(root)) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _tree(root: int) -> Iterator[int]:
+    """A process and its live descendants, each once."""
+    todo, seen = [root], set()
     while todo:
         pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-        except (OSError, IndexError, ValueError):
-            pass
-        todo += _children(pid)
-    return total / tick
+        if pid not in seen:
+            seen.add(pid)
+            yield pid
+            todo += _children(pid)
 
 
 @dataclass

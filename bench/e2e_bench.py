@@ -14,16 +14,27 @@ moto's service calls between the steps cost.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
+import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.common import Measured, Options, emit, load_average, median, run_worker, spread, table
+from bench.common import (
+    Measured,
+    Options,
+    emit,
+    load_average,
+    median,
+    run_worker,
+    spread,
+    table,
+    tree_rss_kb,
+)
 
-BIG_RUN_TIMEOUT_S = 45 * 60  # the 1,000,000-row run is given up (and said so) after this
+BIG_RUN_TIMEOUT_S = 45 * 60  # a run of 1,000,000 rows or more is given up (and said so) after this
 EXPORT_BELOW_ROWS = 100_000  # exporting 100,000 serving items from moto takes minutes; not per execution
 
 
@@ -39,6 +50,7 @@ def _timed(store: Counter[str], name: str, fn: Any) -> Any:
 
 
 def worker(rows: int) -> None:
+    # imported on use: each worker process loads only the libraries of what it measures
     from bench.validate_bench import offers_file
     from sluice.local import glue
     from sluice.local.emulator import Emulator
@@ -46,6 +58,7 @@ def worker(rows: int) -> None:
     from sluice.local.runner import RunInput, Runner
 
     path = offers_file(rows)
+    samples = _MemorySampler()
     inside: Counter[str] = Counter()
     glue.download_prefix = _timed(inside, "glue staging download", glue.download_prefix)
     glue.upload_tree = _timed(inside, "glue output upload", glue.upload_tree)
@@ -74,6 +87,7 @@ def worker(rows: int) -> None:
                 lambdas[call.function] += call.seconds
             jobs = sum(r.seconds for r in emu.glue.job_runs)
             crawls = sum(emu.glue.crawls)
+    samples.stop()
     handler_total = sum(lambdas.values())
     per_state = _state_overheads(result.states, emu.lambdas.invocations, emu.glue.job_runs)
     emit(
@@ -95,16 +109,57 @@ def worker(rows: int) -> None:
             "inside_job": dict(inside),
             "overhead": execution - handler_total - jobs - crawls,
             "state_overheads": per_state,
+            "state_peaks_mb": samples.peaks(result.states),
+            "peak_mb": samples.peak_mb(),
             "export": export,
         }
     )
 
 
+class _MemorySampler:
+    """The worker's process tree's resident memory (its JVM included) every half second, by wall clock."""
+
+    def __init__(self, every: float = 0.5) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            self.samples.append((time.time(), tree_rss_kb(me) / 1024))
+            self._stop.wait(every)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_mb(self) -> float:
+        return max((mb for _, mb in self.samples), default=0.0)
+
+    def peaks(self, visits: list[Any]) -> dict[str, float]:
+        """Per state name: the highest sample while it ran (the nearest sample for a state shorter than one)."""
+        out: dict[str, float] = {}
+        for visit in visits:
+            if visit.entered is None or not self.samples:
+                continue
+            start = visit.entered.timestamp()
+            end = start + visit.seconds
+            inside = [mb for at, mb in self.samples if start <= at <= end]
+            if not inside:
+                inside = [min(self.samples, key=lambda s: abs(s[0] - start))[1]]
+            out[visit.name] = max(out.get(visit.name, 0.0), *inside)
+        return out
+
+
 def _state_overheads(visits: list[Any], invocations: list[Any], job_runs: list[Any]) -> dict[str, float]:
     """Per state name: its seconds minus the handler call or job run it made (in order), summed over visits."""
+    # imported on use: each worker process loads only the libraries of what it measures
     import json
 
-    from sluice.local.emulator import repo_root
+    # imported on use: each worker process loads only the libraries of what it measures
+    from sluice.paths import repo_root
 
     asl = json.loads((repo_root() / "statemachine" / "pipeline.asl.json").read_text(encoding="utf-8"))
     resources = {name: state.get("Resource", "") for name, state in asl["States"].items()}
@@ -137,34 +192,30 @@ def _state_seconds(runs: list[Measured]) -> dict[str, float]:
 
 
 def run(opts: Options) -> Path:
+    # imported on use: each worker process loads only the libraries of what it measures
     from bench.common import write_result
 
     loads = [load_average()]
     sizes = (
         [(1_000, opts.runs), (10_000, opts.runs)]
         if opts.quick
-        else [(1_000, opts.runs), (100_000, opts.runs)]
+        else [(1_000, opts.runs), (100_000, opts.runs), (1_000_000, 1)]  # 1M: minutes per run
     )
-    if not opts.quick:
-        sizes.append((1_000_000, 1))  # minutes per run: Load's million DynamoDB writes into moto
+    sizes += [(rows, 1) for rows in opts.e2e_rows if rows not in dict(sizes)]  # on demand: --e2e-rows
 
-    def measure(rows: int, n: int, timeout: float | None = None) -> list[Measured]:
+    def measure(rows: int, n: int) -> list[Measured]:
         command = ["bench.e2e_bench", "worker", "--rows", str(rows)]
+        timeout = BIG_RUN_TIMEOUT_S if rows >= 1_000_000 else None
         return [run_worker(command, sample=0.5, timeout=timeout) for _ in range(n)]
 
-    # The one 1,000,000-row run (tens of minutes: Load writes a million items into moto's DynamoDB) runs
-    # beside the smaller ones, to keep the benchmark within the hour; the machine has two cores.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        big = {
-            rows: pool.submit(measure, rows, n, BIG_RUN_TIMEOUT_S) for rows, n in sizes if rows >= 1_000_000
-        }
-        measured = {rows: measure(rows, n) for rows, n in sizes if rows < 1_000_000}
-        missing: dict[int, str] = {}
-        for rows, future in big.items():
-            try:
-                measured[rows] = future.result()
-            except RuntimeError as exc:
-                missing[rows] = str(exc).splitlines()[0]
+    # One size after another: each run has the machine's two cores to itself (but for other users).
+    measured: dict[int, list[Measured]] = {}
+    missing: dict[int, str] = {}
+    for rows, n in sizes:
+        try:
+            measured[rows] = measure(rows, n)
+        except RuntimeError as exc:
+            missing[rows] = str(exc).splitlines()[0]
     loads.append(load_average())
 
     def med(runs: list[Measured], key: str) -> float:
@@ -238,6 +289,19 @@ def run(opts: Options) -> Path:
         ]
         for name in state_names
     ]
+    peak_rows = [
+        [
+            name,
+            *(
+                f"{median(r.result['state_peaks_mb'].get(name, 0.0) for r in runs):.0f}"
+                if name in runs[0].result["state_peaks_mb"]
+                else "-"
+                for runs in measured.values()
+            ),
+        ]
+        for name in state_names
+        if any(name in runs[0].result["state_peaks_mb"] for runs in measured.values())
+    ]
     body = f"""
 ## What is measured
 
@@ -248,8 +312,7 @@ seed 7, 1% bad rows) into `incoming/offers/`, the template's EventBridge rule st
 is outside the execution and takes minutes for 100,000 serving items); what `sluice run FILE --dataset
 offers` does. Every process is new, so the Glue job always runs on a cold
 JVM and the staging table does not exist yet (the schema counts as changed: the crawler path runs).
-The 1,000,000-row file runs once, in parallel with the smaller runs (its Load writes a million serving
-items into moto's DynamoDB for tens of minutes); its figures carry that contention.
+The sizes run one after another; a size given with `--e2e-rows` (10,000,000) runs once.
 
 ## Runs
 {"".join(f"{chr(10)}Not measured: {rows:,} rows: {why}." for rows, why in missing.items())}
@@ -279,6 +342,10 @@ calls and the SNS publish are overhead entirely (the crawl itself runs beside th
 ## Seconds per state (median; from the execution history, as `sluice run --json` reports `states[]`)
 
 {table(("state", *sizes_header), state_rows)}
+
+## Peak memory per state (median MB of the process tree, the JVM included, sampled every 0.5 s)
+
+{table(("state", *sizes_header), peak_rows)}
 
 ## Seconds per handler (median, summed over its invocations)
 

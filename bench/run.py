@@ -3,6 +3,7 @@
 python -m bench.run                         # all, full size: minutes each
 python -m bench.run --only validate         # one benchmark (repeat --only for more)
 python -m bench.run --quick                 # smoke-test sizes; results go to bench/data/results-quick/
+python -m bench.run --only e2e --e2e-rows 10000000   # e2e with one 10,000,000-row run too (~20 min; not in CI)
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import e2e_bench, lambda_engine_bench, merge_bench, transform_bench, validate_bench
+from bench import (
+    e2e_bench,
+    lambda_engine_bench,
+    merge_bench,
+    quality_bench,
+    transform_bench,
+    validate_bench,
+)
 from bench.common import QUICK_RESULTS, RESULTS, Options
 
 BENCHMARKS: dict[str, Callable[[Options], Path]] = {
@@ -23,6 +31,7 @@ BENCHMARKS: dict[str, Callable[[Options], Path]] = {
     "lambda-engine": lambda_engine_bench.run,
     "e2e": e2e_bench.run,
     "merge": merge_bench.run,
+    "quality": quality_bench.run,
 }
 
 
@@ -31,12 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="run only this benchmark")
     parser.add_argument("--quick", action="store_true", help="small inputs, for smoke testing")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (medians need >= 3)")
+    parser.add_argument(
+        "--e2e-rows", type=int, action="append", default=[], help="e2e: one more run of this many rows"
+    )
     parser.add_argument("--out", type=Path, help="results folder (default bench/results, quick: bench/data/)")
     args = parser.parse_args(argv)
     given = sys.argv[1:] if argv is None else argv
     command = shlex.join(["python", "-m", "bench.run", *given])
     out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
-    opts = Options(quick=args.quick, runs=args.runs, out=out, command=command)
+    opts = Options(quick=args.quick, runs=args.runs, out=out, command=command, e2e_rows=tuple(args.e2e_rows))
     for name in args.only or list(BENCHMARKS):
         started = time.perf_counter()
         print(f"bench {name} ...", file=sys.stderr, flush=True)

@@ -53,6 +53,7 @@ INGESTED_AT = "2026-01-01T00:00:00+00:00"
 
 def staging_dir(rows: int) -> Path:
     """bench/data/staging-<rows>/ingest_id=bench/part-00000.parquet, made by sluice's validation core."""
+    # imported on use: each worker process loads only the libraries of what it measures
     from bench.validate_bench import offers_file
     from sluice_lib.contracts import ContractStore
     from sluice_lib.models import SourceObject
@@ -73,6 +74,7 @@ def staging_dir(rows: int) -> Path:
 
 
 def contract() -> dict[str, Any]:
+    # imported on use: each worker process loads only the libraries of what it measures
     from sluice_lib.contracts import ContractStore
 
     found = ContractStore(ROOT / "contracts").get("offers")
@@ -83,6 +85,7 @@ def contract() -> dict[str, Any]:
 
 def digest(data_dir: Path) -> dict[str, Any]:
     """Rows, partitions and a digest of the sorted `_row_hash` values of an output folder."""
+    # imported on use: each worker process loads only the libraries of what it measures
     import pyarrow.dataset as ds
 
     dataset = ds.dataset(data_dir, format="parquet", partitioning="hive")
@@ -124,6 +127,7 @@ SPARK_DEFAULTS = {"spark.sql.shuffle.partitions": "2", "spark.sql.adaptive.enabl
 def work_spark(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, Any]:
     """glue/transform.py main() on local Spark: session start, a cold and a warm job, then the variants."""
     os.environ["SLUICE_SPARK_MASTER"] = opts.master
+    # imported on use: each worker process loads only the libraries of what it measures
     from pyspark.sql import DataFrame
 
     transform, job = _transform_modules()
@@ -220,12 +224,15 @@ def fields_by_partition() -> str:
 
 def work_duckdb(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, Any]:
     """The Lambda engine itself (sluice_lib.transform_lambda): DuckDB, with pyarrow writing the files."""
+    # imported on use: each worker process loads only the libraries of what it measures
     from datetime import datetime
 
     started = time.perf_counter()
+    # imported on use: each worker process loads only the libraries of what it measures
     import duckdb  # noqa: F401  (before the clock starts, as in the Lambda, whose module scope imports it)
 
     imported = time.perf_counter() - started
+    # imported on use: each worker process loads only the libraries of what it measures
     from sluice_lib.contracts import parse_contract
     from sluice_lib.curated import Lineage
     from sluice_lib.transform_lambda.engine import transform_folder
@@ -242,6 +249,7 @@ def work_duckdb(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, 
 
 
 def work_pandas(source: Path, out: Path, opts: argparse.Namespace) -> dict[str, Any]:
+    # imported on use: each worker process loads only the libraries of what it measures
     import pandas as pd
 
     fields, key, order_by, parts = _fields()
@@ -284,6 +292,7 @@ def _measure(impl: str, source: Path, args: list[str], runs: int) -> list[Measur
 
 
 def run(opts: Options) -> Path:
+    # imported on use: each worker process loads only the libraries of what it measures
     from bench.common import write_result
 
     loads = [load_average()]

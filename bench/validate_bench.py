@@ -36,6 +36,7 @@ CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 
 def offers_file(rows: int) -> Path:
     """bench/data/offers-<rows>.csv, generated once (1% bad rows, seed 7)."""
+    # imported on use: each worker process loads only the libraries of what it measures
     from sluice.generate import generate_offers
 
     path = DATA / f"offers-{rows}.csv"
@@ -67,6 +68,7 @@ def repeated_file(base: Path, times: int) -> Path:
 
 
 def _offers_contract() -> Any:
+    # imported on use: each worker process loads only the libraries of what it measures
     from sluice_lib.contracts import ContractStore
 
     return ContractStore(CONTRACTS).get("offers")
@@ -74,6 +76,7 @@ def _offers_contract() -> Any:
 
 def work_sluice(path: Path, out: Path) -> dict[str, Any]:
     """sluice's core: the same `_scan` validate_object runs on the S3 body, here on a local file."""
+    # imported on use: each worker process loads only the libraries of what it measures
     from sluice_lib.models import SourceObject
     from sluice_lib.validate.core import _scan
 
@@ -92,9 +95,11 @@ def work_sluice(path: Path, out: Path) -> dict[str, Any]:
 
 def work_sluice_s3(path: Path, out: Path) -> dict[str, Any]:
     """The whole validate_object against moto S3: GetObject stream, uploads, SQS messages, catalog lookup."""
+    # imported on use: each worker process loads only the libraries of what it measures
     import boto3
     from moto import mock_aws
 
+    # imported on use: each worker process loads only the libraries of what it measures
     from sluice_lib.contracts import ContractStore
     from sluice_lib.models import Execution, SourceObject
     from sluice_lib.settings import Settings
@@ -146,6 +151,7 @@ def _field_rules() -> list[tuple[str, str, str | None, list[str] | None]]:
 
 def work_pandas(path: Path, out: Path) -> dict[str, Any]:
     """The seed projects' way: read_csv the whole file as strings, vectorised checks, to_parquet."""
+    # imported on use: each worker process loads only the libraries of what it measures
     import pandas as pd
 
     rules = _field_rules()
@@ -192,6 +198,7 @@ def work_pandas(path: Path, out: Path) -> dict[str, Any]:
 
 def work_csv(path: Path, out: Path) -> dict[str, Any]:
     """Python's csv module, every rule row by row; valid rows batched into the same typed Parquet."""
+    # imported on use: each worker process loads only the libraries of what it measures
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -265,6 +272,7 @@ def work_csv(path: Path, out: Path) -> dict[str, Any]:
 
 def work_pyarrow(path: Path, out: Path) -> dict[str, Any]:
     """The ceiling: pyarrow's streaming CSV parse to string columns, nothing checked, nothing written."""
+    # imported on use: each worker process loads only the libraries of what it measures
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -299,6 +307,7 @@ WORKERS = {
 def _import_lazily_imported() -> None:
     """pyarrow imports pandas (~0.2 CPU s) on its first conversion of a Python value, wherever that
     happens: make it happen here, before any timed section, as the workers' other imports do."""
+    # imported on use: each worker process loads only the libraries of what it measures
     import pyarrow as pa
 
     pa.array([0])
@@ -351,6 +360,7 @@ def _row(impl: str, path: Path, runs: list[Measured], pandas_cpu_rate: float | N
 
 def _profile(path: Path) -> str:
     """cProfile of one sluice run (in this process, pinned like the workers): where the time goes."""
+    # imported on use: each worker process loads only the libraries of what it measures
     import cProfile
     import io
     import os
@@ -374,8 +384,10 @@ def _profile(path: Path) -> str:
 
 def _phases(path: Path) -> list[tuple[str, float]]:
     """CPU seconds per phase of one sluice run (in this process, pinned like the workers)."""
+    # imported on use: each worker process loads only the libraries of what it measures
     import os
 
+    # imported on use: each worker process loads only the libraries of what it measures
     from sluice_lib.validate import check, convert, outputs, stream
 
     if hasattr(os, "sched_setaffinity"):
@@ -434,6 +446,7 @@ def _phases(path: Path) -> list[tuple[str, float]]:
 
 
 def run(opts: Options) -> Path:
+    # imported on use: each worker process loads only the libraries of what it measures
     from bench.common import write_result
 
     loads = [load_average()]

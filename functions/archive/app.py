@@ -3,36 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sluice_lib.handler import aws_clients, logger, metrics, step_handler
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import ArchiveInput
 from sluice_lib.notify import parse_time
 from sluice_lib.settings import Settings
 from sluice_lib.steps.archive import archive_run
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 SETTINGS = Settings.from_env()
 
 
-@cache
-def client(service: str) -> Any:
-    return boto3.client(service)
+client = aws_clients()
 
 
-@logger.inject_lambda_context(correlation_id_path="run.run_id")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=ArchiveInput)
+@step_handler(ArchiveInput)
 def lambda_handler(event: ArchiveInput, context: LambdaContext) -> dict[str, Any]:
     """The Archive state sends `{"run": <Validate's output>, "load": <Load's output>, "batches": [<each
     LoadServingBatch's output>]}`; it returns the message NotifySuccess publishes (sluice_lib.steps.notify_success)."""

@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
+from sluice_lib.handler import POOLED, aws_clients, logger, metrics, step_handler
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import LoadServingBatchInput
 from sluice_lib.settings import Settings
 from sluice_lib.steps.load_serving_batch import load_serving_batch
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 SETTINGS = Settings.from_env()
-# Pooled connections for the parallel BatchWriteItem requests; adaptive retry for throttling.
-_CONFIG = Config(max_pool_connections=16, retries={"mode": "adaptive", "max_attempts": 10})
+client = aws_clients(POOLED)
 
 
-@cache
-def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)
-
-
-@logger.inject_lambda_context(correlation_id_path="run.run_id")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=LoadServingBatchInput)
+@step_handler(LoadServingBatchInput)
 def lambda_handler(event: LoadServingBatchInput, context: LambdaContext) -> dict[str, Any]:
     """Each item of the LoadServing Distributed Map sends
     `{"run": <Validate's output>, "batch": {"index": 0, "keys": ["curated/<dataset>/.../part-....parquet"]}}`.

@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sluice_lib.handler import aws_clients, logger, metrics, step_handler
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import ExecutionStatusChange
 from sluice_lib.settings import Settings
 from sluice_lib.steps.on_execution_failed import on_execution_failed
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 SETTINGS = Settings.from_env()
 
 
-@cache
-def client(service: str) -> Any:
-    return boto3.client(service)
+client = aws_clients()
 
 
-@logger.inject_lambda_context(correlation_id_path="detail.name")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=ExecutionStatusChange)
+@step_handler(ExecutionStatusChange, correlation_id_path="detail.name")
 def lambda_handler(event: ExecutionStatusChange, context: LambdaContext) -> dict[str, Any]:
     """Invoked by the EventBridge rule with the event itself:
     `{"detail-type": "Step Functions Execution Status Change", "source": "aws.states", "region": ...,

@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sluice_lib.handler import aws_clients, logger, metrics, step_handler
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import RejectFileInput
 from sluice_lib.settings import Settings
 from sluice_lib.steps.reject_file import reject_file
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 SETTINGS = Settings.from_env()
 
 
-@cache
-def client(service: str) -> Any:
-    return boto3.client(service)
+client = aws_clients()
 
 
-@logger.inject_lambda_context(correlation_id_path="execution.Name")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=RejectFileInput)
+@step_handler(RejectFileInput, correlation_id_path="execution.Name")
 def lambda_handler(event: RejectFileInput, context: LambdaContext) -> dict[str, Any]:
     """The RejectFile state (Validate's Catch) sends
     `{"event": <the execution input: S3 Object Created event, with "error" added>,

@@ -3,36 +3,25 @@
 from __future__ import annotations
 
 import time
-from functools import cache
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sluice_lib.handler import aws_clients, logger, metrics, step_handler
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import ValidateInput
 from sluice_lib.settings import Settings
 from sluice_lib.steps.validate import validate_run
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 SETTINGS = Settings.from_env()
 CONTRACTS = SETTINGS.contracts()
 
 
-@cache
-def client(service: str) -> Any:
-    return boto3.client(service)
+client = aws_clients()
 
 
-@logger.inject_lambda_context(correlation_id_path="execution.Name")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=ValidateInput)
+@step_handler(ValidateInput, correlation_id_path="execution.Name")
 def lambda_handler(event: ValidateInput, context: LambdaContext) -> dict[str, Any]:
     """The Validate state sends
     `{"event": <the EventBridge "Object Created" event (or an S3 notification)>,

@@ -6,12 +6,20 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from sluice.commands import register_all
+from sluice.contracts_folder import CONTRACTS_OPTION
+from sluice.paths import repo_root
+from sluice.text import counted
+
+if TYPE_CHECKING:
+    from sluice_lib.contracts import ContractStore
 
 app = typer.Typer(
     add_completion=False,
@@ -22,7 +30,7 @@ app = typer.Typer(
 contracts_app = typer.Typer(no_args_is_help=True, help="Dataset contracts.")
 app.add_typer(contracts_app, name="contracts")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _SUFFIXES = (".csv", ".csv.gz")
@@ -41,8 +49,19 @@ SUMMARY_COLUMNS = (
 
 
 def _usage_error(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print("[red]error:[/red] ", end="")
+    err.print(message, markup=False)
     return typer.Exit(EXIT_USAGE)
+
+
+def _contracts(option: Path | None, datasets: list[str] | None = None) -> ContractStore:
+    """The contracts folder, checked before anything is provisioned (a usage error otherwise)."""
+    from sluice.contracts_folder import ContractsUsageError, load_contracts
+
+    try:
+        return load_contracts(option, datasets)
+    except ContractsUsageError as exc:
+        raise _usage_error(str(exc)) from None
 
 
 def _parse_inputs(args: list[str], dataset: str | None) -> list[tuple[str, Path]]:
@@ -99,15 +118,17 @@ def run(
             "E.g. SmallFileMaxBytes=0 (every file through the Glue job).",
         ),
     ] = None,
+    contracts: Annotated[Path | None, CONTRACTS_OPTION] = None,
 ) -> None:
     """Run files through the whole workflow on the embedded AWS emulation."""
-    from sluice.local.emulator import repo_root
+    # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
     from sluice.local.faults import FaultSpecError, parse_fault
     from sluice.local.parameters import ParameterError, parse_parameters
     from sluice.local.runner import RunInput, run_files
     from sluice.local.template import SamApp
 
     inputs = [RunInput(ds, path) for ds, path in _parse_inputs(files, dataset)]
+    store = _contracts(contracts, [item.dataset for item in inputs])
     try:
         faults = [parse_fault(text) for text in fail or []]
     except FaultSpecError as exc:
@@ -127,6 +148,7 @@ def run(
             faults=faults,
             redrive=redrive,
             parameters=parameters,
+            contracts=store.root,
         )
     except FaultSpecError as exc:  # a state the state machine does not have, an error it cannot get
         raise _usage_error(str(exc)) from None
@@ -143,8 +165,6 @@ def run(
 
 
 def _print_summary(summary: dict[str, object]) -> None:
-    from rich.table import Table
-
     console = Console(highlight=False, width=max(Console().width, 120))
     table = Table(title=f"sluice run: {summary['status']}")
     for col in SUMMARY_COLUMNS:
@@ -167,8 +187,22 @@ def _print_summary(summary: dict[str, object]) -> None:
         )
     console.print(table)
     for ex in executions:
+        if ex.get("extra_columns"):
+            extra = ex["extra_columns"]
+            console.print(
+                f"{ex['source_key']}: {counted(len(extra), 'column')} not in the {ex['dataset']} contract, "
+                f"dropped: {', '.join(extra)}",
+                markup=False,
+            )
         if ex["error"]:
-            console.print(f"[red]{ex['source_key']}[/red]: {ex['error']['type']}: {ex['error']['cause']}")
+            console.print(f"[red]{escape(ex['source_key'])}[/red]: ", end="")
+            console.print(f"{ex['status']}: {ex['error']['type']}: {ex['error']['cause']}", markup=False)
+        for rule in ex.get("quality", []):
+            if not rule["passed"]:
+                console.print(
+                    f"{ex['source_key']}: quality rule {rule['rule']} ({rule['severity']}) failed: {rule['value']}",
+                    markup=False,
+                )
         for redrive in ex.get("redrives", []):
             console.print(
                 f"{ex['source_key']}: redrive {redrive['redrive_count']} from {redrive['from_state']}: "
@@ -191,6 +225,7 @@ def generate(
     ),
 ) -> None:
     """Generate a sample file for a dataset, with a share of deliberately bad rows."""
+    # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
     from sluice.generate import GENERATORS
 
     if dataset not in GENERATORS:
@@ -213,14 +248,19 @@ def generate(
 
 @contracts_app.command("check")
 def contracts_check(
-    folder: Annotated[Path | None, typer.Argument(help="Contracts folder (default: contracts/).")] = None,
+    folder: Annotated[
+        Path | None,
+        typer.Argument(help="Contracts folder (default: --contracts, $SLUICE_CONTRACTS, else contracts/)."),
+    ] = None,
+    contracts: Annotated[Path | None, CONTRACTS_OPTION] = None,
 ) -> None:
     """Check every contract; print each problem with file, field and what is wrong."""
-    from sluice.local.emulator import repo_root
+    # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
+    from sluice.contracts_folder import contracts_folder
     from sluice_lib.contracts import ContractStore
     from sluice_lib.transform_engine import lambda_blockers
 
-    root = folder or repo_root() / "contracts"
+    root = folder or contracts_folder(contracts)
     if not root.is_dir():
         raise _usage_error(f"{root}: no such folder")
     store = ContractStore(root)
@@ -229,7 +269,7 @@ def contracts_check(
         err.print(problem, markup=False)
     if problems:
         raise typer.Exit(EXIT_FAILED)
-    err.print(f"{len(store.datasets())} contracts OK: {', '.join(store.datasets())}", markup=False)
+    err.print(f"{counted(len(store.datasets()), 'contract')} OK: {', '.join(store.datasets())}", markup=False)
     err.print("transform engines (the Lambda one takes files up to SmallFileMaxBytes):", markup=False)
     for name in store.datasets():
         contract = store.get(name)

@@ -50,16 +50,22 @@ class DatasetRun:
 
 
 @contextmanager
-def dataset_run(tmp: Path, files: list[tuple[str, str, str]]) -> Iterator[DatasetRun]:
-    """Writes each (dataset, file name, text), uploads them in order in one emulator session, exports."""
+def dataset_run(
+    tmp: Path, files: list[tuple[str, str, str]], contracts_dir: Path | None = None
+) -> Iterator[DatasetRun]:
+    """Writes each (dataset, file name, text), uploads them in order in one emulator session, exports.
+
+    `contracts_dir` replaces the repository's contracts/ for the session's functions (test-only datasets)."""
     inputs = []
-    for dataset, name, text in files:
-        path = tmp / "upload" / dataset / name
+    for i, (dataset, name, text) in enumerate(files):  # a folder each: a name may be uploaded twice
+        path = tmp / "upload" / str(i) / dataset / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         inputs.append(RunInput(dataset, path))
     progress: list[str] = []
     with Emulator(time_scale=0.001, log_file=tmp / "out" / "logs" / "lambda.log") as emu:
+        if contracts_dir is not None:
+            emu.lambdas.contracts_dir = contracts_dir
         results = Runner(emu, progress.append).run(inputs)
         outputs = export_outputs(emu, tmp / "out")
         yield DatasetRun(emu, results, outputs, progress)

@@ -54,13 +54,18 @@ def test_cli_run_json_rejected_file_exits_1_with_one_json_object(tmp_path: Path)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     summary = json.loads(result.stdout)  # exactly one JSON document
-    assert summary["status"] == "FAILED"
+    assert summary["status"] == "REJECTED"
     (execution,) = summary["executions"]
-    assert execution["status"] == "FAILED"
+    assert execution["status"] == "REJECTED"
     assert execution["error"]["type"] == "TooManyBadRowsError"
-    assert "2 of 3 rows" in execution["error"]["cause"]
+    cause = execution["error"]["cause"]  # one plain sentence, no payload, no stack trace
+    assert "2 of 3 rows (66.7%) break the contract; offers allows at most 5.0%" in cause
+    assert cause.startswith("s3://sluice-dev-raw-") and "\n" not in cause
+    assert "stackTrace" not in execution["error"]["cause"]
+    assert json.loads(execution["error"]["raw_cause"])["errorType"] == "TooManyBadRowsError"
     assert execution["rows"] == {
         "in": 3,
+        "blank": None,  # Validate raised: its output, which counts blank lines, is not in the history
         "valid": 1,
         "rejected": 2,
         "curated": None,

@@ -35,7 +35,7 @@ def test_cli_run_reruns_a_rejected_upload_to_the_same_rejected_end_state(tmp_pat
     first, rerun = summary["executions"]
     assert first["execution_arn"] != rerun["execution_arn"]
     for execution in (first, rerun):
-        assert execution["status"] == "FAILED"
+        assert execution["status"] == "REJECTED"
         assert execution["error"]["type"] == "TooManyBadRowsError"
         assert execution["ledger"] == "REJECTED"
         assert execution["notifications"] == ["REJECTED"]

@@ -81,7 +81,7 @@ def test_corpus_file_reaches_its_expected_outcome(corpus: dict[str, Any], name: 
         assert (result.status, result.error) == ("SUCCEEDED", None)
         assert result.states[-1].name == "Done"
     else:
-        assert result.status == "FAILED"
+        assert result.status == "REJECTED"
         assert result.error is not None and result.error["type"] == expected["error"]
         assert [s.name for s in result.states][-3:] == ["Validate", "RejectFile", "Rejected"]
 

@@ -99,7 +99,15 @@ def test_dataset_music_cli_runs_users_songs_then_streams_all_succeeding(music: d
         ("streams", "SUCCEEDED"),
     ]
     streams = music["executions"][2]
-    assert streams["rows"] == {"in": 10, "valid": 10, "rejected": 0, "curated": 9, "deduped": 0, "loaded": 9}
+    assert streams["rows"] == {
+        "in": 10,
+        "blank": 0,
+        "valid": 10,
+        "rejected": 0,
+        "curated": 9,
+        "deduped": 0,
+        "loaded": 9,
+    }
 
 
 def test_dataset_music_streams_are_joined_with_their_user_and_song(music: dict[str, Any]) -> None:

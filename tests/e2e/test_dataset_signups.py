@@ -34,7 +34,15 @@ def test_dataset_signups_first_upload_is_crawled_then_transformed(signups: Datas
     names = [s["name"] for s in execution["states"]]
     assert names.index("StartCrawler") < names.index("Transform") < names.index("Load")
     # 7 rows; id 3 twice (its later row, inactive, wins); inactive ids 2 and 3 filtered out.
-    assert execution["rows"] == {"in": 7, "valid": 7, "rejected": 0, "curated": 4, "deduped": 1, "loaded": 4}
+    assert execution["rows"] == {
+        "in": 7,
+        "blank": 0,
+        "valid": 7,
+        "rejected": 0,
+        "curated": 4,
+        "deduped": 1,
+        "loaded": 4,
+    }
 
 
 def test_dataset_signups_curated_rows_have_renamed_columns_and_are_active_only(signups: DatasetRun) -> None:

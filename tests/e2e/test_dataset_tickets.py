@@ -34,7 +34,15 @@ def tickets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatasetRun]:
 def test_dataset_tickets_run_writes_one_row_per_ticket_latest_version_wins(tickets: DatasetRun) -> None:
     execution = tickets.execution()
     assert execution["status"] == "SUCCEEDED"
-    assert execution["rows"] == {"in": 4, "valid": 4, "rejected": 0, "curated": 3, "deduped": 1, "loaded": 3}
+    assert execution["rows"] == {
+        "in": 4,
+        "blank": 0,
+        "valid": 4,
+        "rejected": 0,
+        "curated": 3,
+        "deduped": 1,
+        "loaded": 3,
+    }
     rows = sorted(tickets.curated("tickets"), key=lambda r: r["ticket_id"])
     got = [
         (r["ticket_id"], r["created_at"], r["customer_email"], r["priority"], r["status"], r["subject"], r["body"],

@@ -72,10 +72,14 @@ def test_cli_failed_reject_file_is_redriven_and_the_summary_shows_fault_and_redr
     summary = json.loads(result.stdout)
     assert summary["faults"] == [{"state": "RejectFile", "error": "RuntimeError", "times": 1, "fired": 1}]
     (execution,) = summary["executions"]
-    assert (execution["status"], execution["error"]["type"]) == ("FAILED", "TooManyBadRowsError")
+    assert (execution["status"], execution["error"]["type"]) == ("REJECTED", "TooManyBadRowsError")
     assert execution["ledger"] == "REJECTED"
     assert execution["notifications"] == ["FAILED", "REJECTED"]
     (redrive,) = execution["redrives"]
-    assert (redrive["redrive_count"], redrive["from_state"], redrive["status"]) == (1, "RejectFile", "FAILED")
+    assert (redrive["redrive_count"], redrive["from_state"], redrive["status"]) == (
+        1,
+        "RejectFile",
+        "REJECTED",
+    )
     assert [s["name"] for s in redrive["states"]] == ["RejectFile", "Rejected"]
     assert [s["name"] for s in execution["states"]] == ["Validate", "RejectFile", "RejectFile", "Rejected"]

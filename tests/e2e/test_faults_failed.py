@@ -196,7 +196,15 @@ def test_last_redrive_succeeds_with_one_run_in_ledger_and_outputs(chains: dict[s
         name,
     )
     assert last.result.validated is not None and last.result.validated["run_id"] == name
-    assert last.result.rows() == {"in": 3, "valid": 3, "rejected": 0, "curated": 3, "deduped": 0, "loaded": 3}
+    assert last.result.rows() == {
+        "in": 3,
+        "blank": 0,
+        "valid": 3,
+        "rejected": 0,
+        "curated": 3,
+        "deduped": 0,
+        "loaded": 3,
+    }
     assert len(last.curated) == 1 and last.curated[0].startswith(batch.curated_prefix)
     assert last.serving == batch.serving_keys()
     assert last.incoming == [] and len(last.archive) == 1

@@ -49,7 +49,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def _rejected(run: Snapshot, batch: Batch) -> None:
     """The rejection path's end: the file in rejected/, the ledger REJECTED, the execution failed with the
     original rejection error at the Rejected Fail state."""
-    assert run.result.status == "FAILED"
+    assert run.result.status == "REJECTED"
     assert run.last_visit == ("Rejected", "SUCCEEDED")  # a Fail state that did its job
     assert run.result.error is not None and run.result.error["type"] == "TooManyBadRowsError"
     assert run.incoming == [] and run.rejected == [f"rejected/offers/{batch.name}"]

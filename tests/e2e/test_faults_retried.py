@@ -74,7 +74,15 @@ def test_retried_run_publishes_everything_once_archives_the_file_and_sends_one_s
     run: Snapshot = runs[run_name]
     batch = CRAWLED if run_name == "crawled" else REGISTERED
 
-    assert run.result.rows() == {"in": 4, "valid": 4, "rejected": 0, "curated": 4, "deduped": 0, "loaded": 4}
+    assert run.result.rows() == {
+        "in": 4,
+        "blank": 0,
+        "valid": 4,
+        "rejected": 0,
+        "curated": 4,
+        "deduped": 0,
+        "loaded": 4,
+    }
     assert len(run.curated) == 1 and run.curated[0].startswith(batch.curated_prefix)
     assert run.partitions == [[str(batch.year), str(batch.month)]]
     assert run.serving == batch.serving_keys()

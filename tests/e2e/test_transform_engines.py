@@ -103,7 +103,15 @@ def test_small_file_of_an_eligible_contract_is_transformed_in_the_lambda(by_defa
     names = _states(offers)
     assert names.index("TransformEngine?") < names.index("TransformInLambda") < names.index("Load")
     assert "Transform" not in names
-    assert offers["rows"] == {"in": 32, "valid": 31, "rejected": 1, "curated": 30, "deduped": 1, "loaded": 30}
+    assert offers["rows"] == {
+        "in": 32,
+        "blank": 0,
+        "valid": 31,
+        "rejected": 1,
+        "curated": 30,
+        "deduped": 1,
+        "loaded": 30,
+    }
     assert offers["notifications"] == ["SUCCEEDED"] and offers["ledger"] == "SUCCEEDED"
 
 

@@ -273,7 +273,8 @@ def test_up_bad_row_is_readable_from_the_dlq_with_cli_receive_message(
         "0",
     )
     bodies = [json.loads(m["Body"]) for m in received["Messages"]]
-    assert first_run["name"] in {b["run_id"] for b in bodies}
+    # Queued once per object version: the console rerun found the first run's messages and sent none.
+    assert {b["run_id"] for b in bodies} == {first_run["name"]}
     for body in bodies:
         assert body["dataset"] == "offers"
         assert body["source_key"] == KEY
@@ -299,15 +300,15 @@ def test_dlq_export_csv_has_one_record_per_bad_row(endpoint: Endpoint, first_run
     lines = result.stdout.splitlines()
     assert lines[0] == "run_id,dataset,source_key,line,reasons,raw"
     expected = f'offers,{KEY},26,"{BAD_REASONS[0]}","{BAD_ROW}"'
-    assert sorted(lines[1:]) == sorted([f"console-rerun,{expected}", f"{first_run['name']},{expected}"])
+    assert lines[1:] == [f"{first_run['name']},{expected}"]  # the console rerun queued nothing again
 
 
 def test_dlq_redrive_resubmits_a_runs_rows_under_the_original_header(
     endpoint: Endpoint, first_run: dict[str, Any]
 ) -> None:
-    result = endpoint.sluice("dlq", "redrive", "--run", "console-rerun")
+    result = endpoint.sluice("dlq", "redrive", "--run", first_run["name"])
     assert result.returncode == 0, result.stderr
-    key = "incoming/offers/up-offers.redrive-consoler.csv"
+    key = f"incoming/offers/up-offers.redrive-{first_run['name'].replace('-', '')[:8]}.csv"
     assert f"s3://{endpoint.outputs['RawBucketName']}/{key}" in result.stdout
     # The upload went through the rule like any other: a file of one bad row is rejected and kept.
     sfn = endpoint.client("stepfunctions")
@@ -317,13 +318,41 @@ def test_dlq_redrive_resubmits_a_runs_rows_under_the_original_header(
     assert ended["status"] == "FAILED"
     assert ended["error"] == "TooManyBadRowsError"
     rejected = endpoint.client("s3").get_object(
-        Bucket=endpoint.outputs["RawBucketName"], Key="rejected/offers/up-offers.redrive-consoler.csv"
+        Bucket=endpoint.outputs["RawBucketName"], Key=f"rejected/offers/{key.rsplit('/', 1)[-1]}"
     )
     assert rejected["Body"].read().decode() == f"{OFFERS_HEADER}\n{BAD_ROW}\n"
-    # The rerun's messages left the queue; the row that still breaks the contract came back with the new run.
+    # The run's messages left the queue; the row that still breaks the contract came back with the new run.
     listed = endpoint.sluice("dlq", "list", "--json")
     groups = {(g["run_id"], g["source_key"], g["rows"]) for g in json.loads(listed.stdout)}
-    assert groups == {(first_run["name"], KEY, 1), (redriven["name"], key, 1)}
+    assert groups == {(redriven["name"], key, 1)}
+
+
+def test_dlq_list_reports_a_message_another_consumer_holds_in_flight(endpoint: Endpoint) -> None:
+    queue_url = endpoint.url + urlparse(endpoint.outputs["BadRecordsQueueUrl"]).path
+    # As the README's example does (default visibility timeout): the message is hidden from others for 30 s.
+    received = endpoint.aws(
+        "sqs", "receive-message", "--queue-url", queue_url, "--message-attribute-names", "All"
+    )
+    (message,) = received["Messages"]
+    assert message["MessageAttributes"]["dataset"]["StringValue"] == "offers"
+    try:
+        listed = endpoint.sluice("dlq", "list")
+        assert listed.returncode == 0, listed.stderr
+        assert "0 messages, 0 bad rows" in listed.stderr
+        assert "1 more message in flight: received by another consumer" in listed.stderr
+    finally:
+        endpoint.aws(
+            "sqs",
+            "change-message-visibility",
+            "--queue-url",
+            queue_url,
+            "--receipt-handle",
+            message["ReceiptHandle"],
+            "--visibility-timeout",
+            "0",
+        )
+    again = endpoint.sluice("dlq", "list")
+    assert "1 message, 1 bad row" in again.stderr and "in flight" not in again.stderr
 
 
 def test_up_second_server_on_the_same_port_is_a_usage_error(endpoint: Endpoint) -> None:

@@ -13,6 +13,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import boto3
+import yaml
 from moto import mock_aws
 
 from sluice_lib.ledger import Ledger
@@ -21,6 +22,7 @@ from sluice_lib.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
+TEMPLATE = ROOT / "template.sam.yaml"
 SETTINGS = Settings(
     raw_bucket="sluice-raw-local",
     lake_bucket="sluice-lake-local",
@@ -86,16 +88,38 @@ class Aws:
                 self.sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def _table(dynamodb: Any, name: str) -> None:
+def _table(dynamodb: Any, name: str, resource: str) -> None:
+    """The table as template.sam.yaml's `resource` defines its keys and indexes (one source of truth)."""
+    spec = template_resources()[resource]["Properties"]
     dynamodb.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=spec["AttributeDefinitions"],
+        KeySchema=spec["KeySchema"],
+        **(
+            {"GlobalSecondaryIndexes": spec["GlobalSecondaryIndexes"]}
+            if "GlobalSecondaryIndexes" in spec
+            else {}
+        ),
     )
+
+
+def template_resources() -> dict[str, Any]:
+    """template.sam.yaml's Resources, read with CloudFormation's short tags kept as plain values."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node)
+        return loader.construct_mapping(node)  # type: ignore[arg-type]
+
+    Loader.add_multi_constructor("!", tag)
+    resources: dict[str, Any] = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=Loader)["Resources"]
+    return resources
 
 
 _SESSION: list[boto3.Session] = []
@@ -126,8 +150,8 @@ def emulated_aws() -> Iterator[Aws]:
             for bucket in (SETTINGS.raw_bucket, SETTINGS.lake_bucket):
                 aws.s3.create_bucket(Bucket=bucket)
                 aws.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-            _table(aws.dynamodb, SETTINGS.runs_table)
-            _table(aws.dynamodb, SETTINGS.serving_table)
+            _table(aws.dynamodb, SETTINGS.runs_table, "RunsTable")
+            _table(aws.dynamodb, SETTINGS.serving_table, "ServingTable")
             aws.sqs.create_queue(QueueName=SETTINGS.bad_records_queue_url.rsplit("/", 1)[-1])
             aws.glue.create_database(DatabaseInput={"Name": SETTINGS.glue_database})
             aws.sns.create_topic(Name=SETTINGS.topic_arn.rsplit(":", 1)[-1])

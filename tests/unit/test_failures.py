@@ -199,6 +199,7 @@ def test_on_execution_failed_sends_one_failure_notification_with_the_schema(aws:
         "outputs": {"quarantine_uri": "s3://sluice-raw-local/quarantine/offers/3f1c2b9e/bad_rows.csv"},
         "error": {"type": "TransformOutputMissingError", "cause": MANIFEST_MESSAGE},
         "failed_state": "Load",
+        "extra_columns": [],
     }
 
 

@@ -40,6 +40,7 @@ def test_build_notification_success_body_has_every_field_of_the_schema():
         "outputs": {"curated_uri": "s3://lake/curated/offers/"},
         "error": None,
         "failed_state": None,
+        "extra_columns": [],
     }
 
 

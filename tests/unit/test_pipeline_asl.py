@@ -35,6 +35,7 @@ def test_validate_catch_routes_exactly_the_rejection_errors_to_reject_file():
         "DuplicateColumnsError",
         "UnknownDatasetError",
         "TooManyBadRowsError",
+        "QualityRuleError",
     }
 
 

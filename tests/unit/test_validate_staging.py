@@ -172,7 +172,7 @@ def test_validate_quoted_line_break_after_the_first_batch_moves_later_line_numbe
     contract = ContractStore(CONTRACTS).get("offers")
     source = SourceObject(bucket="raw", key="incoming/offers/big.csv")
 
-    _, rows_in, bad = _scan(io.BytesIO(data), source, contract, tmp_path)
+    _, rows_in, bad, _ = _scan(io.BytesIO(data), source, contract, tmp_path)
 
     with open(tmp_path / "bad_rows.csv", encoding="utf-8", newline="") as f:
         written = [(line, reasons) for line, reasons, _ in csv.reader(f)]

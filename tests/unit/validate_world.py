@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from steps_aws import SETTINGS, Aws
 
 from sluice_lib.contracts import ContractStore
+from sluice_lib.ledger import Ledger
 from sluice_lib.models import Execution, SourceObject, ValidateOutput
 from sluice_lib.settings import Settings
 from sluice_lib.validate import validate_object
@@ -86,6 +87,7 @@ class ValidateWorld:
             s3=self.aws.s3,
             sqs=sqs or self.aws.sqs,
             glue=self.aws.glue,
+            ledger=Ledger(self.aws.dynamodb, self.settings.runs_table),
         )
 
     def read(self, uri: str) -> bytes:

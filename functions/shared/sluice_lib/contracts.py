@@ -12,10 +12,21 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sluice_lib.errors import ContractError, ContractNotFoundError
+from sluice_lib.quality.spec import (
+    NUMERIC_TYPES,
+    RULE_TYPES,
+    ColumnStatistic,
+    Expression,
+    Freshness,
+    QualityRule,
+    References,
+    Unique,
+)
 
 FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime", "time", "year"]
 DatePart = Literal["year", "month", "day", "hour"]
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+QUALITY_TABLE = "quality"  # the lake's table of quality results (sluice_lib.quality.record)
 
 
 class _Strict(BaseModel):
@@ -76,6 +87,9 @@ class FieldSpec(_Strict):
 class TableSchema(_Strict):
     fields: list[FieldSpec] = Field(min_length=1)
     primaryKey: list[str] = []
+    missingValues: list[str] = [
+        ""
+    ]  # Frictionless: values that mean "no value" (null), as the field reads them
 
     @model_validator(mode="after")
     def _names_unique_and_keys_known(self) -> TableSchema:
@@ -228,6 +242,7 @@ class Contract(_Strict):
     description: str | None = None
     table_schema: TableSchema = Field(alias="schema")
     pipeline: Pipeline = Pipeline()
+    quality: list[QualityRule] = []  # dataset rules on the validated rows (sluice_lib.quality)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -236,6 +251,10 @@ class Contract(_Strict):
     def _dataset_is_identifier(cls, value: str) -> str:
         if not _NAME.match(value):
             raise ValueError(f"dataset {value!r} must be lower_snake_case")
+        if value == QUALITY_TABLE:
+            raise ValueError(
+                f"dataset {value!r} is reserved: the catalog table of every run's quality results"
+            )
         return value
 
     @model_validator(mode="after")
@@ -272,7 +291,45 @@ class Contract(_Strict):
         if unknown:
             raise ValueError(f"pipeline.transform.rename names unknown fields: {', '.join(unknown)}")
         self._check_aggregates()
+        self._check_quality()
         return self
+
+    def _check_quality(self) -> None:
+        """Rules read contract fields of fitting types; rule names are unique (they key the results)."""
+        fields = {f.name: f for f in self.fields}
+        names = [r.rule_name for r in self.quality_rules()]
+        for i, rule in enumerate(self.quality):
+            where = f"quality[{i}] ({rule.rule_name})"
+            if names.count(rule.rule_name) > 1:
+                raise ValueError(f"{where}: another rule has the same name; give one a `name`")
+            unknown = [c for c in rule.columns() if c not in fields]
+            if unknown:
+                raise ValueError(
+                    f"{where} names columns {self.dataset} does not have: {', '.join(unknown)} "
+                    f"(rules run on the validated rows, before the transform: {', '.join(fields)})"
+                )
+            if isinstance(rule, Freshness) and fields[rule.column].type not in ("date", "datetime"):
+                raise ValueError(
+                    f"{where}: {rule.column} must be a date or datetime, not {fields[rule.column].type}"
+                )
+            if (
+                isinstance(rule, ColumnStatistic)
+                and rule.type != "distinct_count"
+                and fields[rule.column].type not in NUMERIC_TYPES
+            ):
+                raise ValueError(
+                    f"{where}: {rule.type} applies to numeric columns, {rule.column} is {fields[rule.column].type}"
+                )
+
+    def quality_rules(self) -> list[QualityRule]:
+        """The `quality:` rules, then one `unique` rule (reject) per field declaring `unique: true` that no
+        explicit rule of the same single column covers: Frictionless's unique constraint, within the file."""
+        rules: list[QualityRule] = list(self.quality)
+        covered = {tuple(r.columns()) for r in rules if isinstance(r, Unique)}
+        for f in self.fields:
+            if f.constraints.unique and (f.name,) not in covered:
+                rules.append(Unique(type="unique", columns=[f.name], severity="reject"))
+        return rules
 
     def _check_joins(self) -> None:
         """Join keys exist on this side when the join runs; selected columns add new names."""
@@ -302,7 +359,7 @@ class Contract(_Strict):
             where = f"pipeline.aggregates[{i}] ({agg.name})"
             if names.count(agg.name) > 1:
                 raise ValueError(f"{where}: the name is used by more than one aggregate")
-            if agg.name == self.dataset:
+            if agg.name in (self.dataset, QUALITY_TABLE):
                 raise ValueError(f"{where}: an aggregate cannot take its dataset's name")
             unknown = [c for c in agg.partition_by if c not in columns]
             if unknown:
@@ -373,6 +430,17 @@ def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     return ".".join(parts) or "(top level)"
 
 
+def _message(err: Any) -> str:
+    """A pydantic error's message, in the contract's words where pydantic's are about its own machinery."""
+    if err["type"] == "union_tag_invalid":  # a quality rule's `type` names no rule type
+        return f"unknown rule type {err['ctx']['tag']!r} (known: {', '.join(RULE_TYPES)})"
+    if err["type"] == "extra_forbidden":
+        return "unknown key (see docs/contracts.md for what this part of a contract takes)"
+    if err["type"] == "union_tag_not_found":
+        return f"a rule needs a `type` (one of: {', '.join(RULE_TYPES)})"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
 def parse_contract(data: Any, source: str) -> Contract:
     """Builds a Contract from parsed YAML; errors name the file, the field and what is wrong."""
     if not isinstance(data, dict):
@@ -382,9 +450,9 @@ def parse_contract(data: Any, source: str) -> Contract:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            msg = err["msg"].removeprefix("Value error, ")
+            msg = _message(err)
             where = _location(err["loc"], data)
-            if where == "(top level)" and msg.startswith(("pipeline.", "schema.")):
+            if where == "(top level)" and msg.startswith(("pipeline.", "schema.", "quality[")):
                 problems.append(f"{source}: {msg}")  # the message names the field itself
             else:
                 problems.append(f"{source}: {where}: {msg}")
@@ -538,4 +606,58 @@ def cross_contract_problems(loaded: dict[str, tuple[Path, Contract]], broken: se
                 problems.append(f"{where}: {owners[agg.name]} already defines a gold table of that name")
             else:
                 owners[agg.name] = dataset
+    for _dataset, (path, contract) in sorted(loaded.items()):
+        problems += _quality_problems(path, contract, loaded, broken)
     return problems + _cycles(loaded)
+
+
+def _quality_problems(
+    path: Path, contract: Contract, loaded: dict[str, tuple[Path, Contract]], broken: set[str]
+) -> list[str]:
+    """`references` rules name a dataset whose curated table has the key, of the column's type; `expression`
+    rules compute true/false on the staged column types (tried on no rows, so type errors show here)."""
+    problems = []
+    for i, rule in enumerate(contract.quality):
+        where = f"{path}: quality[{i}] ({rule.rule_name})"
+        if isinstance(rule, References):
+            if rule.dataset in broken:
+                problems.append(f"{where}.dataset: the contract of {rule.dataset!r} is malformed (see above)")
+                continue
+            if rule.dataset not in loaded:
+                known = ", ".join(sorted(loaded)) or "none"
+                problems.append(f"{where}.dataset: no contract for dataset {rule.dataset!r} (known: {known})")
+                continue
+            other = loaded[rule.dataset][1]
+            if rule.ref_key not in other.curated_columns():
+                problems.append(
+                    f"{where}.key: the curated {rule.dataset} table has no column {rule.ref_key} "
+                    f"(it has {', '.join(other.curated_columns())})"
+                )
+                continue
+            mine = contract.field(rule.column).type
+            theirs = next(
+                (
+                    f.type
+                    for f in other.fields
+                    if other.pipeline.transform.rename.get(f.name, f.name) == rule.ref_key
+                ),
+                None,
+            )
+            if theirs is not None and theirs != mine:
+                problems.append(f"{where}: {rule.column} is {mine} here but {theirs} in {rule.dataset}")
+        if isinstance(rule, Expression):
+            problems += [f"{where}.check: {p}" for p in _expression_problems(contract, rule.check)]
+    return problems
+
+
+def _expression_problems(contract: Contract, check: str) -> list[str]:
+    from sluice_lib.quality.evaluate import (
+        check_expression,
+    )  # pyarrow: the CLI has it, every function does not
+    from sluice_lib.schema import staging_arrow_schema
+
+    try:
+        check_expression(check, staging_arrow_schema(contract).empty_table())
+    except ValueError as exc:
+        return [str(exc)]
+    return []

@@ -47,6 +47,21 @@ class TooManyBadRowsError(FileRejectedError):
         self.counts = counts or {}
 
 
+class QualityRuleError(FileRejectedError):
+    """A contract's `reject` quality rule failed on the file's validated rows (`counts`: the file's row counts,
+    `results`: every rule's result, as sluice_lib.quality.evaluate.QualityResult.to_dict gives them)."""
+
+    def __init__(
+        self,
+        message: str,
+        counts: dict[str, int] | None = None,
+        results: list[dict[str, object]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.counts = counts or {}
+        self.results = results or []
+
+
 # Names the ASL's Catch on Validate lists; a test keeps the two in step.
 REJECTION_ERRORS: tuple[type[FileRejectedError], ...] = (
     EmptyFileError,
@@ -56,6 +71,7 @@ REJECTION_ERRORS: tuple[type[FileRejectedError], ...] = (
     DuplicateColumnsError,
     UnknownDatasetError,
     TooManyBadRowsError,
+    QualityRuleError,
 )
 
 

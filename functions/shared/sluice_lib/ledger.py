@@ -31,14 +31,20 @@ ENDED_RUN_FIELDS = (
     "curated_uri",
     "quarantine_uri",
     "counts",
+    "extra_columns",
+    "blank_lines",
     "rows_loaded",
     "serving_items",
     "validated_at",
     "loaded_at",
+    "quality",
 )
 # A step after Validate runs while its execution owns the item: RUNNING, or FAILED when redriven.
 STEP_STATUSES: tuple[RunStatus, ...] = ("RUNNING", "FAILED")
 _CLAIM_ATTEMPTS = 5
+# The runs of one dataset by when they ended (template.sam.yaml's RunsTable index; items without finished_at are
+# not in it): the row-count anomaly rule's history.
+BY_DATASET_INDEX = "by-dataset"
 
 
 def now_iso() -> str:
@@ -138,6 +144,11 @@ class Ledger:
         except InvalidEventError:  # a key outside incoming/<dataset>/ still gets its ledger item
             dataset = "_unknown"
         values = {"updated_at": now_iso(), "dataset": dataset, **values}
+        if (
+            "finished_at" in values and values["finished_at"] is None
+        ):  # an index key cannot be NULL: leave it out
+            del values["finished_at"]
+            remove = [*remove, "finished_at"]
         names = {f"#{i}": k for i, k in enumerate(values)}
         attrs = {f":{i}": _attr(v) for i, v in enumerate(values.values())}
         expr = "SET " + ", ".join(f"#{i} = :{i}" for i in range(len(values)))
@@ -293,3 +304,35 @@ class Ledger:
                 f"{source.uri}: {step} of {execution_arn} expects the ledger item owned by it with status in "
                 f"{list(allowed)}, found {None if item is None else (owner, item.get('status'))}"
             ) from None
+
+    def recent_valid_rows(
+        self, dataset: str, limit: int, *, exclude: SourceObject | None = None
+    ) -> list[int]:
+        """`counts.rows_valid` of the dataset's last `limit` SUCCEEDED runs, newest first (one Query of the
+        `by-dataset` index, newest first, paging on only while failed or rejected runs fill the pages).
+
+        `exclude` leaves out the item of that object version (a rerun is not its own history).
+        """
+        skip = ledger_key(exclude) if exclude is not None else None
+        found: list[int] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": BY_DATASET_INDEX,
+            "KeyConditionExpression": "#dataset = :dataset",
+            "FilterExpression": "#status = :succeeded",
+            "ExpressionAttributeNames": {"#dataset": "dataset", "#status": "status"},
+            "ExpressionAttributeValues": {":dataset": {"S": dataset}, ":succeeded": {"S": "SUCCEEDED"}},
+            "ScanIndexForward": False,
+        }
+        while len(found) < limit:
+            page = self.ddb.query(**kwargs, Limit=limit + 1)
+            for item in page.get("Items", []):
+                if skip is not None and item["pk"] == skip["pk"] and item["sk"] == skip["sk"]:
+                    continue
+                rows = _plain(item["counts"]) if "counts" in item else {}
+                if isinstance(rows, dict) and isinstance(rows.get("rows_valid"), int):
+                    found.append(rows["rows_valid"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]

@@ -150,6 +150,18 @@ class Counts(_Model):
     bytes_in: int = 0
 
 
+class QualityOutcome(_Model):
+    """One quality rule's result on a run (sluice_lib.quality.evaluate.QualityResult)."""
+
+    rule: str
+    type: str
+    severity: Literal["warn", "reject"]
+    passed: bool
+    value: float | int | None
+    threshold: str
+    detail: str = ""
+
+
 class ValidateOutput(_Model):
     run_id: str
     ingest_id: str
@@ -167,10 +179,12 @@ class ValidateOutput(_Model):
     output_uri: str
     contract_json: str
     extra_columns: list[str] = []
+    blank_lines: int = 0  # blank lines and records whose values are all empty: lines, not rows
     references_json: str = "{}"  # {dataset: curated table location} the transform reads (joins, aggregates)
     # Which engine transforms the run and why (sluice_lib.transform_engine); the state machine routes on it.
     transform_engine: Literal["lambda", "glue"] = "glue"
     transform_engine_reason: str = ""
+    quality: list[QualityOutcome] = []  # the contract's quality rules on this run's rows (all passed or warn)
 
 
 # --- RegisterPartition -------------------------------------------------------------------------------------

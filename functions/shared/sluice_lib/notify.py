@@ -77,10 +77,14 @@ def build_notification(
     error: dict[str, Any] | None,
     failed_state: str | None = None,
     finished_at: str | None = None,
+    extra_columns: list[str] | None = None,
+    quality: list[dict[str, Any]] | None = None,
 ) -> Notification:
     """Builds the message every finished execution sends; `finished_at` defaults to now.
 
-    `error` is `{"type", "cause"}` (a Lambda JSON cause is reduced to its message).
+    `error` is `{"type", "cause"}` (a Lambda JSON cause is reduced to its message); `extra_columns` the upload's
+    columns the contract does not name, which were dropped ([] when none, or not known). `quality` holds the
+    run's quality results (sluice_lib.quality); when there are any, the body's `quality` line sums them up.
     """
     started = parse_time(started_at)
     finished = parse_time(finished_at) or datetime.now(UTC)
@@ -100,8 +104,34 @@ def build_notification(
             else None
         ),
         "failed_state": failed_state,
+        "extra_columns": list(extra_columns or []),
     }
+    line = quality_line(quality or [])
+    if line is not None:
+        body["quality"] = line
     return Notification(subject=_subject(status, dataset, source.file_name, failed_state), body=body)
+
+
+def quality_line(results: list[dict[str, Any]]) -> str | None:
+    """`4 rules, 3 passed; failed: references(...) (warn): 12, allowed <= 0 rows` (None without results)."""
+    if not results:
+        return None
+    failed = [r for r in results if not r.get("passed")]
+    line = f"{len(results)} quality rules, {len(results) - len(failed)} passed"
+    if failed:
+        line += "; failed: " + "; ".join(
+            f"{r.get('rule')} ({r.get('severity')}): {_number(r.get('value'))}, allowed {r.get('threshold')}"
+            for r in failed
+        )
+    return line
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "nothing to measure"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    return str(int(value)) if isinstance(value, int | float) else str(value)
 
 
 def message_text(notification: Notification) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,6 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from sluice.contracts_folder import CONTRACTS_OPTION, ENV_VAR, ContractsUsageError, load_contracts
+from sluice.paths import repo_root
 
 
 def _money(usd: float) -> str:
@@ -43,15 +47,15 @@ def register(app: typer.Typer) -> None:
         template: Annotated[
             Path | None, typer.Option("--template", help="SAM template (default: the repository's).")
         ] = None,
+        contracts: Annotated[Path | None, CONTRACTS_OPTION] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
         markdown: Annotated[
             bool, typer.Option("--markdown", help="Print Markdown tables (docs/cost.md).")
         ] = False,
     ) -> None:
         """Cost of one execution on AWS (us-east-1 list prices) for sluice and the alternatives."""
+        # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
         from sluice.cost import PRICES_TAKEN, THROUGHPUT, estimate, load_deployment, parse_size, scenarios
-        from sluice.local.emulator import repo_root
-        from sluice_lib.contracts import ContractStore
         from sluice_lib.transform_engine import lambda_blockers
 
         err = Console(stderr=True, highlight=False)
@@ -62,10 +66,15 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         path = template or repo_root() / "template.sam.yaml"
         deployment = load_deployment(path)
-        contract = ContractStore(path.parent / "contracts").get(dataset)
-        if contract is None:
-            err.print(f"[red]error:[/red] no contract for dataset {dataset!r} in {path.parent / 'contracts'}")
-            raise typer.Exit(2)
+        if contracts is None and template is not None and not os.environ.get(ENV_VAR):
+            contracts = template.parent / "contracts"  # the contracts deployed with that template
+        try:
+            contract = load_contracts(contracts, [dataset]).get(dataset)
+        except ContractsUsageError as exc:
+            err.print("[red]error:[/red] ", end="")
+            err.print(str(exc), markup=False)
+            raise typer.Exit(2) from None
+        assert contract is not None
         serves = contract.pipeline.serving is not None if serving is None else serving
         blockers = lambda_blockers(contract)
         results = [

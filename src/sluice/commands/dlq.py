@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
+import botocore.exceptions
 import typer
+from rich.table import Table
 
 from sluice.commands.status import (
     EndpointOption,
@@ -28,6 +30,7 @@ from sluice.commands.status import (
     table_console,
     target_or_exit,
 )
+from sluice.text import counted
 
 _VISIBILITY = 120  # seconds a message stays hidden while a command holds it
 _HEADER_BYTES = 256 * 1024
@@ -126,7 +129,28 @@ def delete(sqs: Any, url: str, messages: list[Message]) -> None:
         ]
         failed = sqs.delete_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])
         if failed:
-            raise RuntimeError(f"{url}: {len(failed)} messages were not deleted: {failed[0].get('Message')}")
+            raise RuntimeError(
+                f"{url}: {counted(len(failed), 'message')} not deleted: {failed[0].get('Message')}"
+            )
+
+
+def messages_in_flight(sqs: Any, url: str) -> int:
+    """Messages another consumer has received and not deleted: invisible until their visibility timeout
+    ends, so receive_all cannot list them (ApproximateNumberOfMessagesNotVisible)."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )
+    return int(attributes.get("Attributes", {}).get("ApproximateNumberOfMessagesNotVisible", 0))
+
+
+def _say_in_flight(in_flight: int) -> None:
+    if in_flight:
+        err.print(
+            f"{counted(in_flight, 'more message')} in flight: received by another consumer (an `aws sqs "
+            "receive-message`, say) and not deleted, so hidden until its visibility timeout ends (30 s by "
+            "default); not listed here",
+            markup=False,
+        )
 
 
 def group_messages(messages: list[Message]) -> list[RunGroup]:
@@ -285,13 +309,13 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list on stdout.")] = False,
     ) -> None:
         """One line per run with bad rows in the queue: file, rows, messages, the columns at fault."""
-        from rich.table import Table
-
         target = target_or_exit(endpoint_url, stack, region)
+        in_flight = messages_in_flight(target.client("sqs"), target.output("BadRecordsQueueUrl"))
         sqs, url, messages, groups = _read_groups(target)
         release(sqs, url, messages)
         if json_out:
             sys.stdout.write(json.dumps([g.to_json() for g in groups], indent=2) + "\n")
+            _say_in_flight(in_flight)
             return
         table = Table(title=f"bad-records queue of {target.where}", title_justify="left")
         for col in ("run", "dataset", "file", "bad rows", "messages", "columns at fault"):
@@ -300,7 +324,9 @@ def register(app: typer.Typer) -> None:
             reasons = ", ".join(f"{name} ({n})" for name, n in reason_counts(g.sorted_rows()).items())
             table.add_row(g.run_id, g.dataset, g.source_key, str(len(g.rows)), str(len(g.messages)), reasons)
         table_console().print(table)
-        err.print(f"{len(messages)} messages, {sum(len(g.rows) for g in groups)} bad rows", markup=False)
+        rows = sum(len(g.rows) for g in groups)
+        err.print(f"{counted(len(messages), 'message')}, {counted(rows, 'bad row')}", markup=False)
+        _say_in_flight(in_flight)
 
     @dlq_app.command("export")
     def export(
@@ -335,7 +361,7 @@ def register(app: typer.Typer) -> None:
         else:
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(buf.getvalue(), encoding="utf-8")
-            err.print(f"wrote {output} ({len(messages)} messages)", markup=False)
+            err.print(f"wrote {output} ({counted(len(messages), 'message')})", markup=False)
 
     @dlq_app.command("redrive", help=REDRIVE_HELP)
     def redrive(
@@ -349,8 +375,6 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--dry-run", help="Show what would be uploaded; change nothing.")
         ] = False,
     ) -> None:
-        import botocore.exceptions
-
         target = target_or_exit(endpoint_url, stack, region)
         sqs, url, _, groups = _read_groups(target)
         chosen = [g for g in groups if not runs or g.run_id in runs]
@@ -376,7 +400,7 @@ def register(app: typer.Typer) -> None:
             else:
                 delete(sqs, url, g.messages)
             verb = "would upload" if dry_run else "uploaded"
-            sys.stdout.write(f"run {g.run_id}: {verb} {len(g.rows)} rows to {uri}\n")
+            sys.stdout.write(f"run {g.run_id}: {verb} {counted(len(g.rows), 'row')} to {uri}\n")
         if runs and not chosen:
             err.print(f"no messages of run(s) {', '.join(runs)} in the queue", markup=False)
         if not chosen and not runs:

@@ -14,6 +14,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sluice.contracts_folder import CONTRACTS_OPTION, ContractsUsageError, load_contracts
+from sluice.paths import repo_root
+
 if TYPE_CHECKING:
     from sluice.local.emulator import Emulator
 
@@ -91,17 +94,52 @@ def parse_objects(specs: list[str]) -> list[tuple[str, str, Path]]:
     return objects
 
 
-def put_objects(emu: Emulator, objects: list[tuple[str, str, Path]]) -> None:
-    """Uploads files into the emulated S3 before the invocation (creating a bucket the stack lacks)."""
+def put_objects(emu: Emulator, objects: list[tuple[str, str, Path]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Uploads files into the emulated S3 before the invocation (creating a bucket the stack lacks); returns
+    each object's size, ETag and version id by (bucket, key)."""
     s3 = emu.client("s3")
     existing = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    put: dict[tuple[str, str], dict[str, Any]] = {}
     for bucket, key, path in objects:
         if bucket not in existing:
             s3.create_bucket(Bucket=bucket)
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
             existing.add(bucket)
         s3.upload_file(str(path), bucket, key)
+        head = s3.head_object(Bucket=bucket, Key=key)
+        put[(bucket, key)] = {
+            "size": head["ContentLength"],
+            "etag": head["ETag"].strip('"'),
+            "version-id": head.get("VersionId"),
+        }
         err.print(f"put s3://{bucket}/{key} ({path.stat().st_size:,} bytes)", markup=False)
+    return put
+
+
+def match_event(event: Any, put: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    """Makes the event's S3 objects that `--object` put describe the bytes put: `size`, `etag` and (when the
+    event has one) `version-id`, as the upload's own event would. Returns the `s3://` URIs it changed."""
+    changed: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        if not isinstance(node, dict):
+            return
+        bucket, obj = node.get("bucket"), node.get("object")
+        if isinstance(bucket, dict) and isinstance(obj, dict) and "key" in obj:
+            facts = put.get((str(bucket.get("name")), str(obj["key"])))
+            if facts is not None:
+                for field in ("size", "etag", "version-id"):
+                    if (field in obj or field == "size") and facts.get(field) is not None:
+                        obj[field] = facts[field]
+                changed.append(f"s3://{bucket.get('name')}/{obj['key']}")
+        for value in node.values():
+            walk(value)
+
+    walk(event)
+    return changed
 
 
 def function_ids(emu: Emulator) -> list[str]:
@@ -111,7 +149,6 @@ def function_ids(emu: Emulator) -> list[str]:
 def template_functions(logical_id: str) -> list[str]:
     """The template's function logical ids; InvokeUsageError unless `logical_id` is one (no emulator needed)."""
     # Imported when the command runs: sluice.local loads moto, which every other `sluice` command would wait for.
-    from sluice.local.emulator import repo_root
     from sluice.local.template import SamApp
 
     ids = sorted(SamApp.load(repo_root() / "template.sam.yaml").code_dirs)
@@ -165,17 +202,20 @@ def run_invoke(
     env_vars_path: Path | None = None,
     objects: list[str] | None = None,
     debug: bool = False,
+    contracts: Path | None = None,
 ) -> tuple[InvokeResult, int]:
     """Provisions the emulated stack, puts `objects`, invokes, and reports on stderr (where the handler's
-    own output goes too)."""
+    own output goes too). `contracts`: the folder the handlers read contracts from."""
     from sluice.local.emulator import Emulator  # when the command runs (see template_functions)
 
     template_functions(logical_id)
     env_vars = read_env_vars(env_vars_path, logical_id)
     to_put = parse_objects(objects or [])
     err.print(f"provisioning template.sam.yaml in the emulation, then invoking {logical_id}", markup=False)
-    with contextlib.redirect_stdout(sys.stderr), Emulator() as emu:
-        put_objects(emu, to_put)
+    with contextlib.redirect_stdout(sys.stderr), Emulator(contracts=contracts) as emu:
+        changed = match_event(event, put_objects(emu, to_put))
+        if changed:
+            err.print(f"event: size and etag of {', '.join(changed)} set to the object put", markup=False)
         result = invoke_function(emu, logical_id, event, env_vars)
     if result.raised:
         message = result.payload.get("errorMessage", "") if isinstance(result.payload, dict) else ""
@@ -184,6 +224,12 @@ def run_invoke(
             f"{message}",
             markup=False,
         )
+        if result.error_type == "SourceObjectMissingError" and not to_put:
+            err.print(
+                "hint: the emulated stack starts empty; put the event's object first with "
+                "--object s3://BUCKET/KEY=FILE",
+                markup=False,
+            )
         if debug:
             for line in result.stack_trace:
                 err.print(line.rstrip("\n"), markup=False)
@@ -226,6 +272,7 @@ def register(app: typer.Typer) -> None:
                 help="s3://BUCKET/KEY=FILE: put FILE there first (the emulated stack starts empty). Repeatable.",
             ),
         ] = None,
+        contracts: Annotated[Path | None, CONTRACTS_OPTION] = None,
     ) -> None:
         """Invoke one function's handler in-process against the emulated stack (`sam local invoke`, no Docker).
 
@@ -233,9 +280,10 @@ def register(app: typer.Typer) -> None:
         raised (stdout then holds {"errorType", "errorMessage"}), 2 for usage errors.
         """
         try:
+            store = load_contracts(contracts)
             payload = read_event(event)
-            result, code = run_invoke(function, payload, env_vars, objects, debug)
-        except InvokeUsageError as exc:
+            result, code = run_invoke(function, payload, env_vars, objects, debug, store.root)
+        except (InvokeUsageError, ContractsUsageError) as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(EXIT_USAGE) from None
         except Exception as exc:  # the emulation itself failed (a handler's errors are results, above)

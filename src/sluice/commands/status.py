@@ -11,12 +11,13 @@ import os
 import sys
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 LOCAL_STACK = "sluice-local"  # the stack name `sluice up` provisions (sluice.local.stack.STACK_NAME)
 LOCAL_REGION = "us-east-1"
@@ -84,6 +85,7 @@ def samconfig_defaults(root: Path | None = None, env: str = "default") -> dict[s
 
 def resolve_target(endpoint_url: str | None, stack: str | None, region: str | None) -> Target:
     """Finds the stack and reads its Outputs (CloudFormation describe_stacks), locally or on AWS."""
+    # imported on use: `sluice --help` does not load boto3 (~0.3 s)
     import boto3
     import botocore.exceptions
 
@@ -199,8 +201,6 @@ def table_console() -> Console:
 
 def recent_executions(target: Target, limit: int, status: str | None = None) -> list[dict[str, Any]]:
     """The newest executions of the stack's state machine, newest first, with their input and failure."""
-    from datetime import UTC
-
     sfn = target.client("stepfunctions")
     kwargs: dict[str, Any] = {"stateMachineArn": target.output("StateMachineArn")}
     if status:
@@ -259,8 +259,6 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list on stdout.")] = False,
     ) -> None:
         """Recent executions, newest first, with their file, duration and the state a failure stopped at."""
-        from rich.table import Table
-
         target = target_or_exit(endpoint_url, stack, region)
         rows = recent_executions(target, limit, status_filter.upper() if status_filter else None)
         if json_out:

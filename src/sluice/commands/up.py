@@ -15,6 +15,7 @@ from typing import IO, Annotated, Any
 import typer
 
 from sluice.commands.status import TERMINAL, err, failed_state, format_seconds, history, source_key
+from sluice.contracts_folder import CONTRACTS_OPTION, ContractsUsageError, load_contracts
 
 _POLL_SECONDS = 0.5
 
@@ -46,10 +47,14 @@ class ExecutionWatcher:
                 if status == "SUCCEEDED":
                     self.say(f"✓ {ex['name']} SUCCEEDED in {format_seconds(seconds)}")
                     continue
+                from sluice.local.runner import REJECTED_STATE, plain_cause
+
                 described = self.sfn.describe_execution(executionArn=arn)
                 state = failed_state(history(self.sfn, arn)) or "?"
+                ended = "REJECTED" if state == REJECTED_STATE else f"{status} at {state}"
                 self.say(
-                    f"✗ {ex['name']} {status} at {state} in {format_seconds(seconds)}: {described.get('error')}"
+                    f"✗ {ex['name']} {ended} in {format_seconds(seconds)}: {described.get('error')}: "
+                    f"{plain_cause(described.get('cause', ''))}"
                 )
 
 
@@ -59,6 +64,7 @@ def _text_stdout() -> IO[str]:
 
 
 def _banner(emu: Any, url: str, logs: Path, seconds: float) -> list[str]:
+    # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
     from sluice.local.server import local_queue_url
     from sluice.local.stack import REGION, STACK_NAME
 
@@ -81,8 +87,11 @@ def _banner(emu: Any, url: str, logs: Path, seconds: float) -> list[str]:
     ]
 
 
-def serve(port: int, logs: Path, time_scale: float, out: IO[str]) -> int:
-    """Binds 127.0.0.1:port, provisions the stack, serves until SIGINT or SIGTERM; returns the exit code."""
+def serve(port: int, logs: Path, time_scale: float, out: IO[str], contracts: Path | None = None) -> int:
+    """Binds 127.0.0.1:port, provisions the stack, serves until SIGINT or SIGTERM; returns the exit code.
+
+    `contracts`: the folder the handlers read contracts from (default: the checkout's `contracts/`)."""
+    # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
     from sluice.local.emulator import Emulator
     from sluice.local.server import LocalEndpoint, PortInUseError
 
@@ -108,7 +117,7 @@ def serve(port: int, logs: Path, time_scale: float, out: IO[str]) -> int:
     say(f"sluice up: provisioning template.sam.yaml behind {endpoint.url} ...")
     started = time.perf_counter()
     try:
-        with Emulator(time_scale=time_scale, log_file=logs / "lambda.log") as emu:
+        with Emulator(time_scale=time_scale, log_file=logs / "lambda.log", contracts=contracts) as emu:
             if stop.is_set():
                 return 0
             endpoint.serve()
@@ -148,6 +157,7 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option("--time-scale", min=0.0, help="Factor on the ASL's Wait and Retry intervals."),
         ] = 0.001,
+        contracts: Annotated[Path | None, CONTRACTS_OPTION] = None,
     ) -> None:
         """Serve the stack as a local AWS endpoint on 127.0.0.1 until Ctrl-C (or SIGTERM).
 
@@ -156,9 +166,15 @@ def register(app: typer.Typer) -> None:
         SQS, DynamoDB, S3, Glue and CloudFormation calls see the stack. Never binds other interfaces: the
         endpoint has no authentication.
         """
+        try:
+            store = load_contracts(contracts)
+        except ContractsUsageError as exc:
+            err.print("[red]error:[/red] ", end="")
+            err.print(str(exc), markup=False)
+            raise typer.Exit(2) from None
         out = _text_stdout()
         try:
-            code = serve(port, logs, time_scale, out)
+            code = serve(port, logs, time_scale, out, store.root)
         finally:
             out.close()
         # The emulation leaves a large heap; the collections run while the interpreter shuts down cost ~3 s.

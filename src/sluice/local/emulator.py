@@ -12,10 +12,12 @@ from typing import IO, Any
 
 import boto3
 from moto import mock_aws
+from moto.sns.models import sns_backends
 
 from sluice.local import events, glue, lambdas, moto_fixes
 from sluice.local.stack import ACCOUNT, REGION, Stack, provision
 from sluice.local.template import SamApp
+from sluice.paths import repo_root
 
 NOTIFICATION_TAP = "sluice-local-notifications"
 
@@ -32,28 +34,16 @@ def _make_signing_key(subscription_arn: str) -> None:
     """moto signs SNS messages with an RSA key it makes on a subscription's first message (~0.4 s, 2048
     bits): make it now, while provisioning, instead of inside every run's first NotifySuccess state
     (bench/results/e2e.md)."""
-    from moto.sns.models import sns_backends
 
     subscription = sns_backends[ACCOUNT][REGION].subscriptions.get(subscription_arn)
     if subscription is not None:
         subscription.private_key()
 
 
-def repo_root() -> Path:
-    """The folder holding template.sam.yaml (the source checkout sluice runs from)."""
-    env = os.environ.get("SLUICE_ROOT")
-    if env:
-        return Path(env).resolve()
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "template.sam.yaml").is_file():
-            return parent
-    return Path.cwd()
-
-
 class Emulator:
     """Context manager: starts the mock, applies moto corrections, provisions the template.
 
+    `contracts` is the folder the handlers read contracts from (default: the checkout's `contracts/`).
     Retry and Wait intervals of the ASL are real sleeps; `time_scale` shrinks them (the ASL keeps its
     production intervals). Lambda log lines (stdout) go to `log_file` while the emulator runs.
     """
@@ -64,8 +54,10 @@ class Emulator:
         time_scale: float = 0.001,
         log_file: Path | None = None,
         parameters: dict[str, str] | None = None,
+        contracts: Path | None = None,
     ) -> None:
         self.root = root or repo_root()
+        self.contracts = contracts or self.root / "contracts"  # the handlers' CONTRACTS_DIR (--contracts)
         self.parameters = parameters  # template parameter overrides, as `sam deploy --parameter-overrides`
         self.time_scale = time_scale
         self.log_file = log_file
@@ -99,7 +91,7 @@ class Emulator:
             moto_fixes.apply()
             moto_fixes.set_time_scale(self.time_scale)
             self.stack = provision(SamApp.load(self.root / "template.sam.yaml"), self.parameters)
-            self.lambdas = lambdas.LambdaRuntime(self.stack, self.root / "contracts")
+            self.lambdas = lambdas.LambdaRuntime(self.stack, self.contracts)
             lambdas.install(self.lambdas)
             jvm_log = self.log_file.with_name("spark.log") if self.log_file is not None else None
             self.glue = glue.LocalGlue(self.stack, time_scale=self.time_scale, jvm_log=jvm_log)

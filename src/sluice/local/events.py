@@ -10,6 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from moto.events.models import events_backends
+from moto.s3 import notifications
+from moto.s3.models import S3Backend
+from moto.stepfunctions.parser.backend import execution as sfn_execution
 
 from sluice.local.lambdas import LambdaRuntime
 from sluice.local.stack import ACCOUNT, REGION
@@ -97,8 +101,6 @@ class EventBus:
         self._lock = threading.RLock()
 
     def put(self, event: dict[str, Any], asynchronous: bool = False) -> None:
-        from moto.events.models import events_backends
-
         backend = events_backends[ACCOUNT][REGION]
         for bus in backend.event_buses.values():
             for rule in list(bus.rules.values()):
@@ -158,10 +160,6 @@ def uninstall() -> None:
 
 
 def _patch_moto() -> None:
-    from moto.s3 import notifications
-    from moto.s3.models import S3Backend
-    from moto.stepfunctions.parser.backend import execution as sfn_execution
-
     original_send = notifications._send_event_bridge_message
     original_complete = S3Backend.complete_multipart_upload
     completing = threading.local()

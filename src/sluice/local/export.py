@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 # (folder in --out, bucket attribute of the stack, key prefix)
 _S3_EXPORTS = (
     ("curated", "lake_bucket", "curated/"),
+    ("quality", "lake_bucket", "quality/"),
     ("quarantine", "raw_bucket", "quarantine/"),
     ("archive", "raw_bucket", "archive/"),
     ("rejected", "raw_bucket", "rejected/"),

@@ -33,6 +33,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+from moto.awslambda.exceptions import LambdaClientError
+from moto.glue import exceptions
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns import (
+    StateTaskServiceSns,
+)
+
 from sluice.local.lambdas import InvokeFault
 from sluice.local.stack import LocalFunction
 
@@ -180,13 +188,11 @@ def named_error(name: str, message: str) -> Exception:
 
 def timeout_error(spec: FaultSpec) -> TimeoutError:
     """The interpreter's own task-timeout exception (moto's EvalTimeoutError is a TimeoutError)."""
-    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
 
     return EvalTimeoutError(_message(spec))
 
 
 def lambda_service_error(code: str, spec: FaultSpec) -> Exception:
-    from moto.awslambda.exceptions import LambdaClientError
 
     error = LambdaClientError(code, _message(spec))
     error.code = _LAMBDA_STATUS.get(code, 500)
@@ -195,7 +201,6 @@ def lambda_service_error(code: str, spec: FaultSpec) -> Exception:
 
 def glue_service_error(code: str, spec: FaultSpec) -> Exception:
     """moto's Glue exception of that code when it has one, else its generic Glue error with the code."""
-    from moto.glue import exceptions
 
     found = getattr(exceptions, code, None)
     error: Exception | None = None
@@ -213,7 +218,6 @@ def glue_service_error(code: str, spec: FaultSpec) -> Exception:
 
 def sns_service_error(name: str, spec: FaultSpec) -> Exception:
     """The ClientError botocore raises for an SNS error code; moto names it SNS.<Code>Exception."""
-    from botocore.exceptions import ClientError
 
     code = name.removesuffix("Exception")
     return ClientError(
@@ -439,9 +443,6 @@ _sns_patched: list[bool] = []
 def _install_sns_hook() -> None:
     if _sns_patched:
         return
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sns import (
-        StateTaskServiceSns,
-    )
 
     original = StateTaskServiceSns._eval_service_task
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import os
 import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +19,7 @@ from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from sluice.local import environ
 from sluice.local.stack import LocalFunction, Stack
 
 # Set for every local invocation: no X-Ray daemon and no metrics backend here, and contracts come
@@ -72,9 +73,10 @@ class InvokeFault(Exception):
 class LambdaRuntime:
     """Imports each function's handler from its CodeUri folder once and calls it with the template's env.
 
-    Invocations are serialised: handlers read configuration from the process environment, which
-    in-process functions share. Their log lines go to the process's stdout, which the emulator points
-    at a log file.
+    Each call sees its function's environment through `environ.overlay`, never by changing the process's
+    (other threads keep reading it meanwhile). Invocations are serialised, as the handlers' modules and
+    the shared library's module-scope state are shared by every function here. Their log lines go to the
+    process's stdout, which the emulator points at a log file.
     """
 
     def __init__(self, stack: Stack, contracts_dir: Path) -> None:
@@ -92,20 +94,11 @@ class LambdaRuntime:
             raise KeyError(f"no function {name_or_arn!r} in the local stack")
         return fn
 
-    @contextlib.contextmanager
-    def _environment(self, fn: LocalFunction) -> Iterator[None]:
+    def _environment(self, fn: LocalFunction) -> contextlib.AbstractContextManager[None]:
+        """The function's environment as the template sets it, over the process's, for this call only."""
         env = {**fn.environment, **_LOCAL_ENV, "CONTRACTS_DIR": str(self.contracts_dir)}
         env["AWS_LAMBDA_FUNCTION_NAME"] = fn.name
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        return environ.overlay(env)
 
     def _handler(self, fn: LocalFunction) -> Callable[[Any, Any], Any]:
         module_name, func_name = fn.handler.rsplit(".", 1)
@@ -126,7 +119,13 @@ class LambdaRuntime:
         fn = self.function(name_or_arn)
         started = time.perf_counter()
         error_type: str | None = None
-        with self.lock, self._environment(fn):
+        with self.lock, self._environment(fn), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            # A rejected file raises before any metric is added, and Powertools then warns that there is nothing
+            # to publish: expected, not news (Powertools' docs suggest this filter).
+            warnings.filterwarnings(
+                "ignore", message="No application metrics to publish", category=UserWarning
+            )
             try:
                 if self.fault_hook is not None:
                     self.fault_hook(fn, event)
@@ -141,6 +140,8 @@ class LambdaRuntime:
                     "errorMessage": str(exc),
                     "stackTrace": traceback.format_tb(exc.__traceback__),
                 }
+            for warning in caught:  # into the function's log, as the Lambda runtime would, not onto stderr
+                print(f"{warning.category.__name__}: {warning.message} ({fn.name})", flush=True)
         self.invocations.append(Invocation(fn.name, time.perf_counter() - started, error_type))
         return result, error_type
 

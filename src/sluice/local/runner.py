@@ -7,22 +7,29 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sluice.local import activity
 from sluice.local.emulator import Emulator
 from sluice.local.export import export_outputs, read_queue
 from sluice.local.faults import FaultInjector, FaultSpec, injected
 from sluice.local.redrive import NotRedrivableError, plan
 from sluice.local.redrive import redrive as redrive_execution
+from sluice.text import counted
 from sluice_lib.curated import MANIFEST_NAME
 from sluice_lib.errors import InvalidEventError
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import source_from_event
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+REJECTED_STATE = "Rejected"  # the ASL's Fail state after RejectFile
 TRANSFORM_STATES = {"lambda": "TransformInLambda", "glue": "Transform"}  # engine -> its state in the ASL
 Progress = Callable[[str], None]
+POLL_FIRST_S = 0.05  # the first pause between polls of a state, growing to POLL_MAX_S
+POLL_MAX_S = 1.0
+HEARTBEAT_S = 5.0  # a state running longer than this gets a progress line this often
 
 
 @dataclass
@@ -66,7 +73,11 @@ class ExecutionResult:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     duplicate: bool = False  # ended in the Duplicate state: another running execution owned the object
     ledger_counts: dict[str, int] | None = None  # Validate's counts as the ledger holds them (rejected runs)
+    ledger_extra_columns: list[str] | None = (
+        None  # the ledger's, when Validate's output is not in the history
+    )
     redrives: list[dict[str, Any]] = field(default_factory=list)  # --redrive: sluice.local.redrive
+    ledger_quality: list[dict[str, Any]] | None = None  # the quality results the ledger holds (rejected runs)
 
     @property
     def run_id(self) -> str:
@@ -78,16 +89,30 @@ class ExecutionResult:
         names = {s.name for s in self.states}
         return next((engine for engine, state in TRANSFORM_STATES.items() if state in names), None)
 
+    @property
+    def extra_columns(self) -> list[str]:
+        """The upload's columns its contract does not name (dropped), as Validate reported them."""
+        if self.validated is not None:
+            return list(self.validated.get("extra_columns") or [])
+        return list(self.ledger_extra_columns or [])
+
     def rows(self) -> dict[str, int | None]:
+        # A file rejected as a whole before its rows were all read has no counts: in, valid, rejected are null.
         counts = (self.validated or {}).get("counts") or self.ledger_counts or {}
         return {
             "in": counts.get("rows_in"),
+            "blank": (self.validated or {}).get("blank_lines"),
             "valid": counts.get("rows_valid"),
-            "rejected": counts.get("rows_rejected", self.dlq["rows"] if self.error else None),
+            "rejected": counts.get("rows_rejected"),
             "curated": (self.manifest or {}).get("rows_written"),
             "deduped": (self.manifest or {}).get("rows_deduped"),
             "loaded": (self.loaded or {}).get("rows_loaded"),
         }
+
+    def quality(self) -> list[dict[str, Any]]:
+        """The run's quality results: `rule`, `severity`, `passed`, `value` per rule of the contract."""
+        results = (self.validated or {}).get("quality") or self.ledger_quality or []
+        return [{k: r.get(k) for k in ("rule", "severity", "passed", "value")} for r in results]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +124,7 @@ class ExecutionResult:
             "rows": self.rows(),
             "engine": self.engine,
             "engine_reason": (self.validated or {}).get("transform_engine_reason"),
+            "extra_columns": self.extra_columns,
             "dlq": self.dlq,
             "states": [s.to_json() for s in self.states],
             "error": self.error,
@@ -106,7 +132,32 @@ class ExecutionResult:
             "notifications": [n.get("status") for n in self.notifications],
             "duplicate": self.duplicate,
             "redrives": self.redrives,
+            "quality": self.quality(),
         }
+
+
+def plain_cause(cause: str) -> str:
+    """An execution's `cause` as one message: the `errorMessage` of a Lambda error payload (no stack trace, no
+    paths), the `ErrorMessage` of a Glue job run; other causes as they are."""
+    try:
+        payload = json.loads(cause)
+    except (ValueError, TypeError):
+        return cause
+    if isinstance(payload, dict):
+        for key in ("errorMessage", "ErrorMessage", "message", "Message"):
+            if isinstance(payload.get(key), str):
+                return str(payload[key])
+    return cause
+
+
+def describe_end(result: ExecutionResult) -> str:
+    """The progress line of an execution's end: `REJECTED in 1.26s: MissingColumnsError: ...`."""
+    line = f"{result.status} in {result.seconds:.2f}s"
+    if result.error:
+        failed = next((v.name for v in reversed(result.states) if v.status == "FAILED"), None)
+        at = f" at {failed}" if failed and result.status != "REJECTED" else ""
+        line += f"{at}: {result.error['type']}: {result.error['cause']}"
+    return line
 
 
 def _states_from_history(events: list[dict[str, Any]]) -> list[StateVisit]:
@@ -130,7 +181,7 @@ def _states_from_history(events: list[dict[str, Any]]) -> list[StateVisit]:
         elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted") and current is not None:
             current.status = "FAILED"
             current.seconds = (ev["timestamp"] - current.entered).total_seconds()
-            if current.name == "Rejected":
+            if current.name == REJECTED_STATE:
                 current.status = "SUCCEEDED"  # a Fail state that did its job: the run was rejected on purpose
     return visits
 
@@ -180,22 +231,36 @@ class Runner:
         result = ExecutionResult(execution_arn=arn, dataset=dataset, source_key=key)
         started = time.perf_counter()
         shown = shown_before
+        pause = POLL_FIRST_S
+        said = time.perf_counter()  # when the last progress line was printed
         while True:
             status = self.sfn.describe_execution(executionArn=arn)["status"]
             visits = _states_from_history(_history(self.sfn, arn))
             for visit in visits[shown:]:
                 if visit.status == "RUNNING":
                     break
-                retries = f" after {visit.attempts - 1} retries" if visit.attempts > 1 else ""
+                retries = (
+                    f" after {counted(visit.attempts - 1, 'retry', 'retries')}" if visit.attempts > 1 else ""
+                )
                 self.progress(
                     f"  {'✓' if visit.status == 'SUCCEEDED' else '✗'} {visit.name} {visit.seconds:.2f}s{retries}"
                 )
                 shown += 1
+                said = time.perf_counter()
+                pause = POLL_FIRST_S
             if status in TERMINAL:
                 break
-            if time.perf_counter() - started > timeout:
+            now = time.perf_counter()
+            if now - started > timeout:
                 raise TimeoutError(f"{arn} still RUNNING after {timeout:.0f}s")
-            time.sleep(0.05)
+            running = [v for v in visits[shown:] if v.status == "RUNNING"]
+            if running and now - said >= HEARTBEAT_S:
+                self.progress(self._heartbeat(running[-1]))
+                said = now
+            # Polling reads the whole history through moto's serializer: often at first, so short states
+            # show at once, then at most once a second, not to slow down a long state's work.
+            time.sleep(pause)
+            pause = min(POLL_MAX_S, pause * 1.5)
         self.emu.bus.drain()
         described = self.sfn.describe_execution(executionArn=arn)
         result.status = described["status"]
@@ -207,7 +272,10 @@ class Runner:
             )
         result.states = visits
         if result.status != "SUCCEEDED":
-            result.error = {"type": described.get("error", ""), "cause": described.get("cause", "")}
+            raw = described.get("cause", "")
+            result.error = {"type": described.get("error", ""), "cause": plain_cause(raw), "raw_cause": raw}
+        if result.status == "FAILED" and visits and visits[-1].name == REJECTED_STATE:
+            result.status = "REJECTED"  # Step Functions says FAILED: the Fail state that rejects a file
         for visit in visits:
             out = visit.output or {}
             if visit.name == "Validate" and "run" in out:
@@ -221,7 +289,20 @@ class Runner:
         result.ledger = None if item is None else item.get("status")
         if item is not None and not result.validated and item.get("execution_arn") == arn:
             result.ledger_counts = item.get("counts")
+            result.ledger_extra_columns = item.get("extra_columns")
+            result.ledger_quality = item.get("quality")
         return result
+
+    def _heartbeat(self, visit: StateVisit) -> str:
+        """`  … Load 12s: 340,000 serving items` for a state that has been running a while."""
+        seconds = (datetime.now(UTC) - visit.entered).total_seconds() if visit.entered else 0.0
+        detail = None
+        if visit.name in ("Transform",):
+            detail = activity.spark_tasks()
+        elif visit.name.startswith("Load"):
+            items = activity.table_items(self.emu.stack.serving_table)
+            detail = None if items is None else f"{items:,} serving items"
+        return f"  … {visit.name} {seconds:.0f}s" + (f": {detail}" if detail else "")
 
     def rerun(self, first: ExecutionResult) -> ExecutionResult:
         """Starts a new execution with the first one's input, as the console's "New execution" does."""
@@ -259,7 +340,7 @@ class Runner:
             key, arn = self.upload(item)
             self.progress(f"  execution {arn.rsplit(':', 1)[-1]}")
             result = self.follow(arn, item.dataset, key)
-            self.progress(f"  {result.status} in {result.seconds:.2f}s")
+            self.progress(f"  {describe_end(result)}")
             results.append(result)
             if self.on_result is not None:
                 self.on_result(self.emu, result)
@@ -272,7 +353,7 @@ class Runner:
             for number in range(1, self.reruns + 1):
                 self.progress(f"▶ rerun {number} of {self.reruns}: a new execution with the same input")
                 again = self.rerun(result)
-                self.progress(f"  {again.status} in {again.seconds:.2f}s")
+                self.progress(f"  {describe_end(again)}")
                 results.append(again)
                 if self.on_result is not None:
                     self.on_result(self.emu, again)
@@ -320,7 +401,11 @@ class Runner:
             },
         ]
         again.seconds += failed.seconds
-        self.progress(f"  {again.status} in {again.redrives[-1]['seconds']:.2f}s")
+        ended = describe_end(again).split(":", 1)
+        self.progress(
+            f"  {again.status} in {again.redrives[-1]['seconds']:.2f}s"
+            + (f":{ended[1]}" if len(ended) > 1 else "")
+        )
         return again
 
     def upload_many(self, items: list[RunInput], threads: int = 8) -> list[tuple[str, str]]:
@@ -394,6 +479,7 @@ def run_files(
     faults: list[FaultSpec] | None = None,
     redrive: bool = False,
     parameters: dict[str, str] | None = None,
+    contracts: Path | None = None,
 ) -> dict[str, Any]:
     """Provisions the stack, runs every input in order, exports what the runs produced.
 
@@ -402,13 +488,16 @@ def run_files(
     `faults`: Task states whose service calls fail (sluice.local.faults); FaultSpecError for a bad one.
     `redrive`: redrive each failed execution from the state that failed (sluice.local.redrive).
     `parameters`: template parameter overrides, as `sam deploy --parameter-overrides` (sluice.local.parameters).
+    `contracts`: the contracts folder the handlers read (default: the checkout's `contracts/`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     log_file = out_dir / "logs" / "lambda.log"
     if log_file.exists():
         log_file.unlink()
     t0 = time.perf_counter()
-    with Emulator(root=root, time_scale=time_scale, log_file=log_file, parameters=parameters) as emu:
+    with Emulator(
+        root=root, time_scale=time_scale, log_file=log_file, parameters=parameters, contracts=contracts
+    ) as emu:
         progress(f"stack provisioned from template.sam.yaml in {time.perf_counter() - t0:.2f}s")
         with injected(emu, faults or []) as injector:
             runner = Runner(
@@ -416,7 +505,14 @@ def run_files(
             )
             results = runner.run(inputs)
         outputs = export_outputs(emu, out_dir)
-    overall = "SUCCEEDED" if all(r.status == "SUCCEEDED" for r in results) else "FAILED"
+    statuses = {r.status for r in results}
+    overall = (
+        "SUCCEEDED"
+        if statuses == {"SUCCEEDED"}
+        else "REJECTED"
+        if statuses <= {"SUCCEEDED", "REJECTED"}
+        else "FAILED"
+    )
     return {
         "status": overall,
         "executions": [r.to_json() for r in results],

@@ -16,6 +16,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
 HOST = "127.0.0.1"  # loopback only: the endpoint has no authentication
 
 
@@ -64,13 +67,6 @@ class LocalEndpoint:
 
     def serve(self) -> None:
         """Serves requests in a background thread, one thread per request (werkzeug's threaded server)."""
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
         if self._socket is None:
             self.bind()
         assert self._socket is not None

@@ -39,4 +39,6 @@ def success_notification(
         },
         error=None,
         finished_at=finished_at,
+        extra_columns=run.extra_columns,
+        quality=[q.model_dump() for q in run.quality],
     )

@@ -212,6 +212,8 @@ def _record_and_notify(
         error={"type": error_type, "cause": cause},
         failed_state=failed_state,
         finished_at=finished_at,
+        extra_columns=item.get("extra_columns"),
+        quality=item.get("quality") if item.get("execution_arn") == arn else None,
     )
     message_id = publish(sns, topic_arn, notification)
     return OnExecutionFailedOutput(

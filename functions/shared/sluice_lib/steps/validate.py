@@ -8,13 +8,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from sluice_lib.contracts import ContractStore
-from sluice_lib.errors import TooManyBadRowsError
+from sluice_lib.errors import QualityRuleError, TooManyBadRowsError
 from sluice_lib.ledger import Ledger, now_iso
 from sluice_lib.models import ValidateInput, ValidateOutput, source_of
 from sluice_lib.settings import Settings
 from sluice_lib.validate import validate_object
 
 logger = Logger(child=True)
+BAD_ROWS_QUEUED = "bad_rows_queued"  # ledger field: {run_id, messages, queued_at} of the run that queued them
 
 
 def validate_run(
@@ -43,6 +44,16 @@ def validate_run(
         sfn=sfn,
     )
     logger.info("claimed", extra={"source": source.uri, "previous": claim.previous_status})
+    # Bad rows are queued once per object version: a rerun or redrive of the same upload finds the first
+    # run's messages recorded on the item and sends none (the quarantine CSV of each run is still written).
+    queued = None if claim.previous_status is None else (ledger.get(source) or {}).get(BAD_ROWS_QUEUED)
+    if queued:
+        logger.info("bad rows already queued", extra={"source": source.uri, "queued": queued})
+
+    def on_queued(messages: int) -> None:
+        record = {"run_id": execution.name, "messages": messages, "queued_at": now_iso()}
+        ledger.advance(source, execution.arn, "Validate", **{BAD_ROWS_QUEUED: record})
+
     try:
         out = validate_object(
             source=source,
@@ -52,9 +63,17 @@ def validate_run(
             s3=s3,
             sqs=sqs,
             glue=glue,
+            queue_bad_rows=not queued,
+            on_queued=on_queued,
+            ledger=ledger,
         )
     except TooManyBadRowsError as exc:  # keep the counts of a rejected file, then let the Catch see it
         ledger.advance(source, execution.arn, "Validate", counts=exc.counts, validated_at=now_iso())
+        raise
+    except QualityRuleError as exc:  # and the quality results that rejected it
+        ledger.advance(
+            source, execution.arn, "Validate", counts=exc.counts, quality=exc.results, validated_at=now_iso()
+        )
         raise
     ledger.advance(
         source,
@@ -62,6 +81,13 @@ def validate_run(
         "Validate",
         counts=out.counts.model_dump(),
         quarantine_uri=out.quarantine_uri,
+        extra_columns=out.extra_columns,
+        blank_lines=out.blank_lines,
+        quality=[q.model_dump() for q in out.quality],
         validated_at=now_iso(),
     )
+    if out.extra_columns:
+        logger.warning(
+            "extra columns dropped", extra={"source": source.uri, "extra_columns": out.extra_columns}
+        )
     return out

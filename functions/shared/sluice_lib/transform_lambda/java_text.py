@@ -110,9 +110,16 @@ def _estimate_dec_exp(fract_bits: int, bin_exp: int) -> int:
     return math.floor(d)
 
 
-def _compatible_stop(dec_exp: int) -> bool:
-    """Whether the first digit alone may end the digits (plain-notation magnitudes only)."""
-    return -3 <= dec_exp < 8
+def _first_digit(digits: list[int], q: int, low: bool, high: bool, dec_exp: int) -> tuple[bool, bool, int]:
+    """Keeps a leading zero out of the digits (the exponent estimate was one too high), and lets the first digit
+    alone end the digits only at plain-notation magnitudes (-3 <= exponent < 8). Returns (low, high, dec_exp)."""
+    if q == 0 and not high:
+        dec_exp -= 1
+    else:
+        digits.append(q)
+    if not -3 <= dec_exp < 8:
+        return False, False, dec_exp
+    return low, high, dec_exp
 
 
 def _develop_fixed(b: int, s: int, m: int, tens: int, dec_exp: int, width: int) -> tuple[str, int]:
@@ -123,12 +130,7 @@ def _develop_fixed(b: int, s: int, m: int, tens: int, dec_exp: int, width: int) 
     m = _wrap(m * 10, width)
     low = b < m
     high = _wrap(b + m, width) > tens
-    if q == 0 and not high:
-        dec_exp -= 1
-    else:
-        digits.append(q)
-    if not _compatible_stop(dec_exp):
-        low = high = False
+    low, high, dec_exp = _first_digit(digits, q, low, high, dec_exp)
     while not low and not high:
         q, b = divmod(b, s)
         b = _wrap(10 * b, width)
@@ -151,12 +153,7 @@ def _develop_big(b: int, s: int, m: int, tens: int, dec_exp: int) -> tuple[str, 
     b *= 10
     low = b < m
     high = b + m >= tens
-    if q == 0 and not high:
-        dec_exp -= 1
-    else:
-        digits.append(q)
-    if not _compatible_stop(dec_exp):
-        low = high = False
+    low, high, dec_exp = _first_digit(digits, q, low, high, dec_exp)
     while not low and not high:
         q, b = divmod(b, s)
         b *= 10

@@ -63,8 +63,9 @@ class BatchChecker:
     def __init__(self, contract: Contract, columns: ColumnMap) -> None:
         self.schema = staging_arrow_schema(contract)
         self.width = columns.width
+        missing = contract.table_schema.missingValues
         self._checks = [
-            FieldCheck(f, columns.index[f.name]) for f in contract.fields if f.name in columns.index
+            FieldCheck(f, columns.index[f.name], missing) for f in contract.fields if f.name in columns.index
         ]
 
     def check(self, batch: Batch) -> tuple[pa.RecordBatch, list[BadRow]]:

@@ -29,6 +29,25 @@ def normalise(name: str) -> str:
     return f"_{s}" if s[:1].isdigit() else s
 
 
+_OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def delimiter_hint(header: list[str]) -> str:
+    """`; ...: a ';'-delimited file?` when the header, read as comma-separated, is one column holding another
+    delimiter more than once; "" otherwise."""
+    if len(header) != 1:
+        return ""
+    counts = {d: header[0].count(d) for d in _OTHER_DELIMITERS}
+    delimiter = max(counts, key=lambda d: counts[d])
+    if counts[delimiter] < 1:
+        return ""
+    name = _OTHER_DELIMITERS[delimiter]
+    return (
+        f"; the header is one column holding {counts[delimiter]} {name} characters: is the file "
+        f"{name}-delimited? Uploads must be comma-separated (RFC 4180)"
+    )
+
+
 def map_columns(header: list[str], contract: Contract, uri: str) -> ColumnMap:
     """Matches header names (cleaned to lower snake case, see normalise) to contract fields, in any order."""
     names = [normalise(n) for n in header]
@@ -41,7 +60,8 @@ def map_columns(header: list[str], contract: Contract, uri: str) -> ColumnMap:
     missing = [c for c in contract.required_columns() if c not in index]
     if missing:
         raise MissingColumnsError(
-            f"{uri}: the header lacks required columns: {', '.join(missing)} (header: {', '.join(names)})"
+            f"{uri}: the header lacks required columns: {', '.join(missing)} "
+            f"(header: {', '.join(header).replace(chr(9), '\\t')}){delimiter_hint(header)}"
         )
     known = {f.name for f in contract.fields}
     extra = [n or f"(unnamed column {i + 1})" for i, n in enumerate(names) if n not in known]

@@ -45,6 +45,7 @@ _LINE_END = re.compile(rb"\r\n|\n|\r")
 class Header:
     names: list[str]
     lines: int  # physical lines up to the end of the header record, leading blank lines included
+    blank_lines: int = 0  # blank lines before the header
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,14 @@ def _line_end(buf: bytes, start: int, eof: bool) -> tuple[int, int] | None:
     return found.start(), found.end()
 
 
+def _opened_at(stream: CheckedStream) -> str:
+    """`: the quote at line L, column C opens it` for a stream read to its end with an odd number of quotes."""
+    if stream.open_quote is None:
+        return ""
+    line, column = stream.open_quote
+    return f": the quote at line {line}, column {column} opens it"
+
+
 def read_header(stream: CheckedStream, uri: str) -> tuple[Header, bytes]:
     """Reads up to the end of the header record; returns it and the bytes read past it."""
     buf = b""
@@ -122,18 +131,19 @@ def read_header(stream: CheckedStream, uri: str) -> tuple[Header, bytes]:
             continue
         if eof:
             if buf.count(b'"') % 2:
-                raise MalformedCsvError(f"{uri}: the header has an unterminated quote")
+                raise MalformedCsvError(f"{uri}: the header has an unterminated quote{_opened_at(stream)}")
             inner = end = len(buf)
             break
         if len(buf) > _MAX_HEADER:
             raise MalformedCsvError(f"{uri}: no end of the header line in the first {_MAX_HEADER} bytes")
         more()
+    blank = lines
     lines += 1 + buf.count(b"\n", 0, inner)
     try:
         names = next(csv.reader(io.StringIO(buf[:inner].decode("utf-8"), newline=""), strict=True))
     except csv.Error as exc:
         raise MalformedCsvError(f"{uri}: the header is not a CSV record: {exc}") from exc
-    return Header(names=names, lines=lines), buf[end:]
+    return Header(names=names, lines=lines, blank_lines=blank), buf[end:]
 
 
 def _newlines_per_row(columns: list[pa.Array]) -> np.ndarray | None:
@@ -177,6 +187,7 @@ class CsvReader:
         self._skipped_newlines = 0  # newlines inside the skipped records already placed
         self._records = 0  # parsed records before the current batch (blank ones included)
         self._newlines = 0  # newlines inside the values of those records
+        self.blank_lines = header.blank_lines  # blank lines and all-empty records seen so far: not rows
 
     def _on_invalid(self, row: pcsv.InvalidRow) -> str:
         if row.number is None or row.number < 0:  # only with use_threads=True, which we never set
@@ -210,7 +221,8 @@ class CsvReader:
             raise MalformedCsvError(f"{self._uri}: not parseable as CSV: {exc}") from exc
         if self._stream.quotes % 2:
             raise MalformedCsvError(
-                f"{self._uri}: a quoted value is never closed (the file has an odd number of '\"' characters)"
+                f"{self._uri}: a quoted value is never closed{_opened_at(self._stream)} (the file has an odd "
+                "number of '\"' characters, so everything after that quote would be one value)"
             )
         ragged = self._place_skipped(None, sys.maxsize, None)
         if ragged:
@@ -227,6 +239,7 @@ class CsvReader:
         kept: np.ndarray | None = None
         if blank is not None:
             kept = np.flatnonzero(~blank)
+            self.blank_lines += n - len(kept)
             keep = pa.array(~blank)
             columns = [c.filter(keep) for c in columns]
         position = _Position(
@@ -259,6 +272,8 @@ class CsvReader:
             self._skipped_newlines += text.count("\n")
             if text.strip():
                 placed.append(RaggedRow(line=line, raw=text, columns=width))
+            else:
+                self.blank_lines += 1
         return placed
 
     def _lines(self, rows: np.ndarray, at: _Position) -> list[int]:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -86,9 +87,13 @@ class FieldResult:
 class FieldCheck:
     """Required, type, enum, pattern, length and range of one field; every failing rule is reported."""
 
-    def __init__(self, spec: FieldSpec, column: int) -> None:
+    def __init__(self, spec: FieldSpec, column: int, missing_values: list[str] | None = None) -> None:
         self.spec = spec
         self.column = column
+        # Values that mean "no value" besides "" (Frictionless missingValues; the default [""] is the fast path).
+        others = [v for v in (missing_values if missing_values is not None else [""]) if v != ""]
+        self._missing = pa.array(others, pa.string()) if others else None
+        self._empty_is_value = missing_values is not None and "" not in missing_values
         self._parse: Parser | None = None
         self._expected = ""
         if spec.type != "string":
@@ -125,6 +130,10 @@ class FieldCheck:
         text = raw if self._parse is None else pc.utf8_trim_whitespace(raw)
         length = pc.binary_length(text)
         present = pc.greater(length, _ZERO)
+        if self._empty_is_value and self._parse is None:
+            present = pa.array(np.ones(len(text), dtype=bool))  # "" is a value of a string field
+        if self._missing is not None:
+            present = pc.and_not(present, pc.is_in(text, value_set=self._missing))
         everywhere = present.true_count == len(text)
         if c.required and not everywhere:
             fail(pc.invert(present), lambda v: f"{name}: a value is required")
@@ -134,6 +143,8 @@ class FieldCheck:
             typed = raw if keep else pc.if_else(present, raw, pa.nulls(len(raw), pa.string()))
         else:
             typed = self._parse(text)
+            if not everywhere and self._missing is not None:  # a missing value that would parse is still null
+                typed = pc.if_else(present, typed, pa.nulls(len(typed), typed.type))
             expected = self._expected
             fail(pc.and_not(present, pc.is_valid(typed)), lambda v: f"{name}: not {expected}: {show(v)}")
         if self._enum is not None:

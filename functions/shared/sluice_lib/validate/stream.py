@@ -52,7 +52,9 @@ class CheckedStream(io.RawIOBase):
 
     `offset` counts bytes of the (decompressed) content including a BOM, so a NotUtf8Error's
     offset is where a hex editor on the gunzipped file would find the bad byte.
-    `quotes` counts '"' characters after the BOM: an odd total at the end means an unterminated quote.
+    `quotes` counts '"' characters after the BOM: an odd total at the end means an unterminated quote, and
+    `open_quote` says where the quote that is never closed opens ((line, column), 1-based). Lines are counted
+    at LF (so LF and CRLF files), columns in characters, for the messages of the errors that locate a problem.
     """
 
     def __init__(self, raw: Readable, uri: str, compressed: bool) -> None:
@@ -64,6 +66,10 @@ class CheckedStream(io.RawIOBase):
         self.offset = 0
         self.quotes = 0
         self.at_eof = False
+        self.open_quote: tuple[int, int] | None = None
+        self._lines = 0  # line ends (LF) before the current chunk
+        self._column = 0  # characters of the current line before the current chunk
+        self._last_byte = b""  # the byte before the current chunk
 
     def readable(self) -> bool:
         return True
@@ -94,10 +100,51 @@ class CheckedStream(io.RawIOBase):
                 self._finish()
             return data
         self._check(data)
-        self.offset += len(data)
         if data.find(b'"') >= 0:  # memchr: most chunks of most files hold no quote, and bytes.count is slow
-            self.quotes += int(np.count_nonzero(np.frombuffer(data, np.uint8) == _QUOTE))
+            at = np.flatnonzero(np.frombuffer(data, np.uint8) == _QUOTE)
+            if (self.quotes + len(at)) % 2:
+                opening = self._opening(data, at)
+                if opening is not None:
+                    self.open_quote = self._where(data, opening)
+            self.quotes += len(at)
+        self._advance(data)
         return data
+
+    def _opening(self, data: bytes, at: np.ndarray) -> int | None:
+        """Where the quote left open after this chunk is: of the quotes that make the count odd, the last one
+        that starts a value (after a comma or a line end; `""` inside a value is an escaped quote); else the one
+        an earlier chunk left open (None), or the last of them when there is none."""
+        openings = at[(self.quotes + np.arange(len(at))) % 2 == 0]
+        for pos in reversed(openings.tolist()):
+            before = data[pos - 1 : pos] if pos else self._last_byte
+            if before in (b"", b",", b"\n", b"\r"):
+                return int(pos)
+        if self.quotes % 2 and self.open_quote is not None:
+            return None
+        return int(openings[-1])
+
+    def _where(self, data: bytes, at: int) -> tuple[int, int]:
+        """(line, column) of byte `at` of the current chunk, 1-based."""
+        start = data.rfind(b"\n", 0, at) + 1
+        before = data[start:at].decode("utf-8", "replace")
+        if start == 0:
+            return self._lines + 1, self._column + len(before) + 1
+        return self._lines + data.count(b"\n", 0, at) + 1, len(before) + 1
+
+    def _advance(self, data: bytes) -> None:
+        self.offset += len(data)
+        self._last_byte = data[-1:]
+        last = data.rfind(b"\n")
+        tail = data[last + 1 :]
+        # Characters of the line's tail (continuation bytes are not characters; the text was checked above).
+        chars = len(tail)
+        if not tail.isascii():
+            chars -= int(np.count_nonzero((np.frombuffer(tail, np.uint8) & 0xC0) == 0x80))
+        if last < 0:
+            self._column += chars
+        else:
+            self._lines += data.count(b"\n")
+            self._column = chars
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
@@ -112,7 +159,12 @@ class CheckedStream(io.RawIOBase):
         try:
             self._decoder.decode(data)
         except UnicodeDecodeError as exc:
-            self._fail(self.offset - len(pending) + exc.start, exc.reason)
+            start = max(exc.start - len(pending), 0)
+            line, column = self._where(data, start)
+            bad = bytes(exc.object[exc.start : exc.end])
+            at = self.offset - len(pending) + exc.start
+            utf16 = at == 0 and data[:2] in (b"\xff\xfe", b"\xfe\xff")
+            self._fail(at, exc.reason, bad, (line, column), utf16)
 
     def _finish(self) -> None:
         if self.at_eof:
@@ -120,11 +172,25 @@ class CheckedStream(io.RawIOBase):
         self.at_eof = True
         pending = self._decoder.getstate()[0]
         if pending:
-            self._fail(self.offset - len(pending), "the file ends inside a multi-byte character")
+            self._fail(
+                self.offset - len(pending),
+                "the file ends inside a multi-byte character",
+                bytes(pending),
+                (self._lines + 1, self._column + 1),
+            )
 
-    def _fail(self, at: int, reason: str) -> None:
-        where = " of the decompressed content" if self._compressed else ""
-        raise NotUtf8Error(f"{self._uri}: not UTF-8 text: invalid byte at offset {at}{where} ({reason})")
+    def _fail(self, at: int, reason: str, bad: bytes, where: tuple[int, int], utf16: bool = False) -> None:
+        decompressed = " of the decompressed content" if self._compressed else ""
+        shown = " ".join(f"0x{b:02X}" for b in bad)
+        hint = "save the file as UTF-8"
+        if utf16:
+            hint = "it starts with a UTF-16 byte order mark: save it as UTF-8"
+        elif reason != "the file ends inside a multi-byte character":
+            hint = "Latin-1 or Windows-1252 text? " + hint
+        raise NotUtf8Error(
+            f"{self._uri}: not UTF-8 text: line {where[0]}, column {where[1]}: invalid byte{'s' if len(bad) > 1 else ''} "
+            f"{shown} at offset {at}{decompressed} ({reason}); {hint}"
+        )
 
 
 def open_checked(body: Readable, key: str, uri: str) -> CheckedStream:

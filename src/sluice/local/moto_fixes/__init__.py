@@ -20,9 +20,12 @@ from typing import Any
 from sluice.local.moto_fixes import (
     aws_sdk_error_names,
     aws_sdk_normalisation,
+    backend_lookup,
     copy_object_checksum,
     definite_json_path,
     distributed_map_tolerance,
+    dynamodb_compact_items,
+    dynamodb_request_parsing,
     execution_name,
     glue_sync,
     history_reverse_order,
@@ -58,6 +61,9 @@ _CORRECTIONS: tuple[ModuleType, ...] = (
     integer_tolerated_failure_percentage,
     history_reverse_order,
     copy_object_checksum,
+    backend_lookup,
+    dynamodb_compact_items,
+    dynamodb_request_parsing,
     scaled_sleeps,
     jsonata_evaluator,
 )

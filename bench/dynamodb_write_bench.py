@@ -1,0 +1,87 @@
+"""Load's serving writes alone: N offers-like items through `sluice_lib.serving.write_items` into the emulation.
+
+    python -m bench.dynamodb_write_bench 20000                       # every moto correction applied
+    python -m bench.dynamodb_write_bench 20000 --revert dynamodb_compact_items   # one (or more) left out
+
+Prints wall and CPU seconds, items a second and the memory the stored items added (the process's RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from moto import mock_aws
+
+from sluice.local import moto_fixes
+from sluice_lib.serving import write_items
+
+# The Load function's client config (functions/load/app.py).
+CONFIG = Config(max_pool_connections=16, retries={"mode": "adaptive", "max_attempts": 10})
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _item(i: int) -> dict[str, dict[str, object]]:
+    return {
+        "pk": {"S": f"offers#acct{i % 5000}#offer-{i:09d}"},
+        "sk": {"S": "-"},
+        "account_id": {"S": f"acct{i % 5000}"},
+        "offer_id": {"S": f"offer-{i:09d}"},
+        "title": {"S": f"Some product title here {i}"},
+        "price": {"N": f"{i % 1000}.99"},
+        "currency": {"S": "EUR"},
+        "quantity": {"N": str(i % 50)},
+        "active": {"BOOL": True},
+        "updated_at": {"S": "2026-11-22T10:11:12Z"},
+        "url": {"S": f"https://example.com/o/{i}"},
+        "_row_hash": {"S": f"{i:032x}"},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dynamodb_write_bench", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("items", type=int)
+    parser.add_argument("--revert", action="append", default=[], help="leave this moto correction out")
+    args = parser.parse_args()
+    moto_fixes.apply()
+    if args.revert:
+        moto_fixes.revert(*args.revert)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1", config=CONFIG)
+        client.create_table(
+            TableName="serving",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        items = [_item(i) for i in range(args.items)]
+        before, started, cpu = _rss_mb(), time.perf_counter(), time.process_time()
+        write_items(client, "serving", items)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        count = client.describe_table(TableName="serving")["Table"]["ItemCount"]
+    print(
+        f"{args.items:,} items ({count:,} stored): {wall:.1f} s wall, {cpu:.1f} s CPU "
+        f"({cpu / args.items * 1e6:.0f} µs an item), {args.items / wall:,.0f} items/s, "
+        f"+{_rss_mb() - before:.0f} MB resident"
+    )
+
+
+if __name__ == "__main__":
+    main()
