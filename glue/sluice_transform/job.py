@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from functools import reduce
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -23,7 +24,7 @@ from sluice_transform.io import (
     write_curated,
     write_json,
 )
-from sluice_transform.merge import SOURCE, merge_curated
+from sluice_transform.merge import SOURCE, merge_curated, read_partitions
 from sluice_transform.steps import partition_columns, shape_curated, steps_drop_rows
 
 logger = logging.getLogger("sluice.transform")
@@ -44,19 +45,32 @@ def build_gold(
     data_uri: str,
     references: Mapping[str, DataFrame],
     s3_client: Any = None,
+    merged_away: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Computes every aggregate of the contract over the run's curated rows (read back from `data_uri`) and
     the earlier curated rows of the touched partitions; writes `<output>/gold/<name>/`; returns the
-    manifest's `gold` section."""
+    manifest's `gold` section. After a merge (`merged_away`: the current partitions the run did not rewrite)
+    the earlier rows are those partitions' current files, so the gold rows are the merged table's."""
     aggregates = args.contract.get("pipeline", {}).get("aggregates") or []
     if not aggregates:
         return []
     run_rows = read_written(spark, data_uri, curated_schema)
     earlier = None
-    if args.dataset in args.references:
+    if (
+        merged_away is not None
+    ):  # a merge wrote whole partitions: the rest of the table is the catalog's others
+        frames = read_partitions(
+            spark, args.merge_with or {}, merged_away, curated_schema, partition_columns(
+                args.contract.get("pipeline", {}).get("partition_by")
+            ),
+        )  # fmt: skip
+        earlier = reduce(DataFrame.unionByName, frames) if frames else None
+    elif args.dataset in args.references:
         earlier = read_curated_table(spark, args.references[args.dataset], curated_schema, s3_client)
-    if earlier is not None:  # a rerun of this upload replaces its own earlier rows
-        earlier = earlier.where(F.col("_ingest_id").isNull() | (F.col("_ingest_id") != F.lit(args.ingest_id)))
+        if earlier is not None:  # a rerun of this upload replaces its own earlier rows
+            earlier = earlier.where(
+                F.col("_ingest_id").isNull() | (F.col("_ingest_id") != F.lit(args.ingest_id))
+            )
     section = []
     for aggregate in aggregates:
         parts = list(aggregate.get("partition_by") or [])
@@ -122,7 +136,10 @@ def run(
     # Counted from the written files' footers: one pass over the rows instead of a count and a write.
     rows_written = read_written(spark, data_uri, curated.schema).count()
     rows_kept = rows_written if rows_kept is None else rows_kept
-    gold = build_gold(spark, args, curated.schema, data_uri, references, s3_client)
+    untouched = None
+    if rule is not None and args.merge_with is not None:
+        untouched = sorted(set(args.merge_with) - set(touched))
+    gold = build_gold(spark, args, curated.schema, data_uri, references, s3_client, untouched)
     files = list_data_files(data_uri, s3_client)
     if rule is not None and args.merge_with is not None:
         written = partitions_of(files) or ([""] if rows_written else [])

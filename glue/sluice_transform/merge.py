@@ -52,6 +52,26 @@ def _holding_keys(
     return {files[_read(row[_FILE])] for row in found}
 
 
+def read_partitions(
+    spark: SparkSession,
+    existing: Mapping[str, Sequence[str]],
+    partitions: Sequence[str],
+    schema: T.StructType,
+    partition_columns: Sequence[str],
+) -> list[DataFrame]:
+    """One DataFrame per partition of `existing` named in `partitions`: its files read with `schema`'s data
+    columns, its partition columns as the directory's values typed by `schema` (columns in `schema`'s order)."""
+    parts = list(partition_columns)
+    data_schema = T.StructType([f for f in schema.fields if f.name not in parts])
+    frames = []
+    for partition in partitions:
+        texts = dict(partition_pairs(partition))
+        typed = {p: F.lit(texts[p]).cast(schema[p].dataType) for p in parts}
+        frame = spark.read.schema(data_schema).parquet(*existing[partition]).withColumns(typed)
+        frames.append(frame.select(*schema.names))
+    return frames
+
+
 def merge_curated(
     spark: SparkSession,
     incoming: DataFrame,
@@ -68,13 +88,10 @@ def merge_curated(
     if not parts and not incoming.isEmpty():
         values = [()]
     touched = touched_partitions(existing, holding, values)
-    data_schema = T.StructType([f for f in incoming.schema.fields if f.name not in parts])
-    reads = []
-    for partition in touched:
-        texts = dict(partition_pairs(partition))
-        typed = {p: F.lit(texts[p]).cast(incoming.schema[p].dataType) for p in parts}
-        frame = spark.read.schema(data_schema).parquet(*existing[partition]).withColumns(typed)
-        reads.append(frame.select(*incoming.columns).withColumn(SOURCE, F.lit(0)))
+    reads = [
+        frame.withColumn(SOURCE, F.lit(0))
+        for frame in read_partitions(spark, existing, touched, incoming.schema, parts)
+    ]
     versions = reduce(DataFrame.unionByName, reads, incoming.withColumn(SOURCE, F.lit(1)))
     order = [F.col(rule.order_by).desc_nulls_last()] if rule.order_by else []
     order += [

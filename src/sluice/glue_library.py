@@ -22,6 +22,7 @@ SHARED_MODULES = (
     "sluice_lib/errors.py",
     "sluice_lib/curated.py",
     "sluice_lib/merge.py",
+    "sluice_lib/catalog_files.py",
 )
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources make the same bytes
 

@@ -24,6 +24,7 @@ def test_build_holds_the_job_package_and_only_the_pure_sluice_lib_modules():
 
     assert names == [
         "sluice_lib/__init__.py",
+        "sluice_lib/catalog_files.py",
         "sluice_lib/curated.py",
         "sluice_lib/errors.py",
         "sluice_lib/merge.py",

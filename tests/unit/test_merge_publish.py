@@ -12,10 +12,11 @@ import pyarrow.parquet as pq
 from steps_aws import SETTINGS, Aws, emulated_aws
 from test_merge_lambda_engine import DAYS, _contract, _stage
 
+from sluice_lib.catalog_files import current_files, current_locations
 from sluice_lib.curated import Lineage
 from sluice_lib.lake import read_manifest, read_manifest_json
 from sluice_lib.merge import partition_pairs
-from sluice_lib.merge_publish import current_files, current_locations, publish_merge, version_name
+from sluice_lib.merge_publish import publish_merge, version_name
 from sluice_lib.transform_lambda.engine import transform_folder
 
 START = datetime(2025, 5, 1, tzinfo=UTC)

@@ -22,8 +22,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sluice_lib.catalog_files import current_locations
 from sluice_lib.curated import DATA_FOLDER
-from sluice_lib.errors import CatalogUpdateError, error_code
+from sluice_lib.errors import CatalogUpdateError
 from sluice_lib.lake import (
     PARTITIONS_PER_REQUEST,
     Manifest,
@@ -31,7 +32,6 @@ from sluice_lib.lake import (
     copy_files,
     ensure_table,
     folder,
-    list_keys,
     partition_of,
     partition_values,
 )
@@ -52,50 +52,17 @@ def version_prefix(dataset: str, partition: str, version: str) -> str:
     return f"{base}{partition}/{version}/" if partition else f"{base}{version}/"
 
 
-def _partition_of_location(location: str, dataset: str) -> str:
-    """`s3://lake/curated/<dataset>/year=2025/month=3/v…/` -> `year=2025/month=3` (a version folder dropped)."""
-    _, key = parse_s3_uri(folder(location))
-    relative = key[len(curated_prefix(dataset)) :].strip("/")
-    parts = relative.split("/") if relative else []
-    if parts and "=" not in parts[-1]:
-        parts = parts[:-1]
-    return "/".join(parts)
-
-
-def _files_at(s3: Any, location: str) -> list[str]:
-    """The Parquet files directly in a location (not in its version folders), as `s3://` URIs."""
-    bucket, prefix = parse_s3_uri(folder(location))
-    return [
-        f"s3://{bucket}/{key}"
-        for key in list_keys(s3, bucket, prefix)
-        if "/" not in key[len(prefix) :]
-        and key.endswith(".parquet")
-        and not key.rsplit("/", 1)[-1].startswith(("_", "."))
-    ]
-
-
-def current_locations(glue: Any, database: str, table: str) -> dict[str, str]:
-    """Partition directory -> the location the catalog names for it (`""` -> the table's, unpartitioned); empty
-    when the table does not exist yet."""
-    try:
-        found = glue.get_table(DatabaseName=database, Name=table)["Table"]
-    except ClientError as exc:
-        if error_code(exc) == "EntityNotFoundException":
-            return {}
-        raise CatalogUpdateError(f"{database}.{table}: {exc}") from exc
-    if not found.get("PartitionKeys"):
-        return {"": found["StorageDescriptor"]["Location"]}
-    locations = {}
-    for page in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table):
-        for partition in page["Partitions"]:
-            location = partition["StorageDescriptor"]["Location"]
-            locations[_partition_of_location(location, table)] = location
-    return locations
-
-
-def current_files(s3: Any, glue: Any, database: str, table: str) -> dict[str, list[str]]:
-    """The engines' `existing`: partition directory -> the files of its current version."""
-    return {p: _files_at(s3, loc) for p, loc in current_locations(glue, database, table).items()}
+def merged_file_names(manifest: Manifest, merge: Any, ingest_id: str) -> dict[str, str]:
+    """Output file (relative) -> its name in its partition's version folder, `part-<ingest_id>-<nnnnn>.snappy.parquet`,
+    for the files of the replaced and added partitions (`merge`: the manifest's section or MergeCounts)."""
+    section = merge if isinstance(merge, Mapping) else merge.model_dump()
+    written = {*section["replaced"], *section["added"]}
+    names = {}
+    for partition in sorted(written):
+        files = sorted(f for f in manifest.files if partition_of(f) == partition)
+        for rank, path in enumerate(files):
+            names[path] = f"part-{ingest_id}-{rank:05d}.snappy.parquet"
+    return names
 
 
 def publish_merge(
@@ -108,19 +75,20 @@ def publish_merge(
     lake_bucket: str,
     database: str,
     version: str,
+    ingest_id: str | None = None,
 ) -> dict[str, dict[str, str | None]]:
     """Copies the merged partitions of a transform output to their new version folders, then switches the
     catalog to them; returns `{"previous": {partition: location or None}, "current": {...}}` (the ledger keeps
-    it: a rollback switches `current` back to `previous`)."""
+    it: a rollback switches `current` back to `previous`). Files are named `part-<ingest_id>-<n>` (default: the
+    version's last `-` part). Publishing the same version again (a retried or redriven Load) leaves the same
+    catalog: an added partition that exists is updated, an emptied one already gone is fine."""
     table = manifest.dataset
     before = current_locations(glue, database, table)
     written = [*merge["replaced"], *merge["added"]]
-    plan = {}
-    for partition in written:
-        files = sorted(f for f in manifest.files if partition_of(f) == partition)
-        prefix = version_prefix(table, partition, version)
-        for rank, path in enumerate(files):
-            plan[path] = f"{prefix}part-{version.rsplit('-', 1)[-1]}-{rank:05d}.snappy.parquet"
+    plan = {
+        path: f"{version_prefix(table, partition_of(path), version)}{name}"
+        for path, name in merged_file_names(manifest, merge, ingest_id or version.rsplit("-", 1)[-1]).items()
+    }
     source_bucket, source_prefix = parse_s3_uri(folder(output_uri))
     copy_files(s3, source_bucket, f"{source_prefix}{DATA_FOLDER}/", lake_bucket, plan)
     root = f"s3://{lake_bucket}/{curated_prefix(table)}"
@@ -169,11 +137,13 @@ def _switch_partitions(
             "StorageDescriptor": _storage_descriptor(manifest.columns, new[partition]),
         }
 
-    def check(response: dict[str, Any], what: str) -> None:
-        if response.get("Errors"):
-            raise CatalogUpdateError(
-                f"{database}.{table}: cannot {what} partitions: {response['Errors'][:5]}"
-            )
+    def check(response: dict[str, Any], what: str, fine: str = "") -> list[dict[str, Any]]:
+        """Raises on the answer's per-partition errors except those of code `fine`, which it returns."""
+        errors = response.get("Errors") or []
+        tolerated = [e for e in errors if fine and e.get("ErrorDetail", {}).get("ErrorCode") == fine]
+        if len(tolerated) < len(errors):
+            raise CatalogUpdateError(f"{database}.{table}: cannot {what} partitions: {errors[:5]}")
+        return tolerated
 
     try:
         replaced = list(merge["replaced"])
@@ -188,12 +158,24 @@ def _switch_partitions(
         added = list(merge["added"])
         for start in range(0, len(added), PARTITIONS_PER_REQUEST):
             inputs = [entry(p) for p in added[start : start + PARTITIONS_PER_REQUEST]]
-            check(
+            exist = check(
                 glue.batch_create_partition(
                     DatabaseName=database, TableName=table, PartitionInputList=inputs
                 ),
                 "add",
+                "AlreadyExistsException",
             )
+            if exist:  # added by an earlier attempt of this Load: point them at this version again
+                again = [
+                    {"PartitionValueList": e["PartitionValues"], "PartitionInput": i}
+                    for e in exist
+                    for i in inputs
+                    if i["Values"] == e["PartitionValues"]
+                ]
+                check(
+                    glue.batch_update_partition(DatabaseName=database, TableName=table, Entries=again),
+                    "switch",
+                )
         emptied = list(merge["emptied"])
         for start in range(0, len(emptied), DELETES_PER_PARTITION_REQUEST):
             gone = [
@@ -203,6 +185,7 @@ def _switch_partitions(
             check(
                 glue.batch_delete_partition(DatabaseName=database, TableName=table, PartitionsToDelete=gone),
                 "drop",
+                "EntityNotFoundException",
             )
     except ClientError as exc:
         raise CatalogUpdateError(f"{database}.{table}: cannot switch partitions: {exc}") from exc

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sluice_lib.errors import InvalidEventError
+from sluice_lib.lease import release
 from sluice_lib.ledger import Ledger, now_iso
 from sluice_lib.models import ArchiveInput, ArchiveOutput, RunStatus, SourceObject
 from sluice_lib.notify import parse_time
@@ -53,6 +54,8 @@ def archive_run(
         "rows_loaded": load.rows_loaded,
     }
     serving_items = load.serving_items + sum(batch.serving_items for batch in request.batches)
+    # The dataset's merge lease (TakeLease), held through Load and its serving writes; a no-op when not held.
+    release(ledger.ddb, ledger.table, run.dataset, run.execution_arn)
     ledger.advance(
         run.source,
         run.execution_arn,

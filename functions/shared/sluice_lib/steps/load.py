@@ -24,7 +24,8 @@ from sluice_lib.lake import (
     remove_stale_files,
 )
 from sluice_lib.ledger import Ledger, now_iso
-from sluice_lib.models import LoadInput, LoadOutput, S3Location, ServingBatch
+from sluice_lib.merge_publish import merged_file_names, publish_merge, version_name, version_prefix
+from sluice_lib.models import LoadInput, LoadOutput, MergeCounts, S3Location, ServingBatch
 from sluice_lib.raw import parse_s3_uri
 from sluice_lib.serving import serve_files
 from sluice_lib.settings import curated_prefix
@@ -105,7 +106,10 @@ def load_run(
 ) -> LoadOutput:
     """Publishes the run's output: curated files, catalog table and partitions, then serving items.
 
-    Acts only while the run's execution owns the ledger item (DuplicateExecutionError otherwise).
+    Acts only while the run's execution owns the ledger item (DuplicateExecutionError otherwise). A transform
+    output with a `merge` section (a keyed table, merged while the execution holds the dataset's lease) is
+    published as new partition versions and one catalog switch (sluice_lib.merge_publish); the ledger keeps its
+    counts and the previous and current locations of every partition it changed.
     Serving items are written after the curated publish; when the output has more files than
     `request.fan_out_files`, they are left to the Distributed Map, `fan_out_files` files per item,
     and the returned `serving_plan` names the items. Serving writes are upserts and cannot be taken
@@ -121,11 +125,27 @@ def load_run(
             f"{run.output_uri}{MANIFEST_NAME} describes run {manifest.run_id} of {manifest.dataset}, "
             f"not run {run.run_id} of {run.dataset}"
         )
-    plan = plan_files(manifest.files, run.dataset, run.ingest_id)
-    partitions = publish_curated(
-        s3, glue, request=request, manifest=manifest, plan=plan, lake_bucket=lake_bucket,
-        glue_database=glue_database,
-    )  # fmt: skip
+    merge = versions = None
+    if (
+        manifest.merge is not None
+    ):  # a keyed table: the merged partitions become new versions, then the switch
+        merge = MergeCounts.model_validate(manifest.merge)
+        version = version_name(run.started_at, run.run_id)
+        versions = publish_merge(
+            s3, glue, manifest=manifest, merge=manifest.merge, output_uri=run.output_uri,
+            lake_bucket=lake_bucket, database=glue_database, version=version, ingest_id=run.ingest_id,
+        )  # fmt: skip
+        plan = {
+            path: f"{version_prefix(run.dataset, partition_of(path), version)}{name}"
+            for path, name in merged_file_names(manifest, merge, run.ingest_id).items()
+        }
+        partitions = sorted({*merge.replaced, *merge.added} - {""})
+    else:
+        plan = plan_files(manifest.files, run.dataset, run.ingest_id)
+        partitions = publish_curated(
+            s3, glue, request=request, manifest=manifest, plan=plan, lake_bucket=lake_bucket,
+            glue_database=glue_database,
+        )  # fmt: skip
     curated_uri = f"s3://{lake_bucket}/{curated_prefix(run.dataset)}"
 
     serving = parse_contract(json.loads(run.contract_json), f"contract of run {run.run_id}").pipeline.serving
@@ -150,6 +170,7 @@ def load_run(
         serving_items=serving_items,
         serving_fanned_out=serving_plan is not None,
         loaded_at=now_iso(),
+        **({} if merge is None else {"merge": merge.model_dump(mode="json"), "versions": versions}),
     )
     return LoadOutput(
         curated_uri=curated_uri,
@@ -159,4 +180,5 @@ def load_run(
         serving_items=serving_items,
         serving_plan=serving_plan,
         fanned_out=serving_plan is not None,
+        merge=merge,
     )
