@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog_view import catalog_files
 from offers_rows import OFFERS_HEADER, offers_row
 
 from sluice.local.emulator import Emulator
@@ -56,7 +57,7 @@ class Snapshot:
     incoming: list[str]
     archive: list[str]
     rejected: list[str]
-    curated: list[str]
+    curated: list[str]  # the keys of the batch's partition's current files, as the catalog names them
     partitions: list[list[str]]
     serving: list[tuple[str, str]]
     ledger: dict[str, Any]
@@ -150,7 +151,9 @@ def snapshot(emu: Emulator, result: ExecutionResult, batch: Batch) -> Snapshot:
         incoming=keys(emu, raw, batch.key),
         archive=[k for k in keys(emu, raw, "archive/offers/") if k.endswith("/" + batch.name)],
         rejected=keys(emu, raw, f"rejected/offers/{batch.name}"),
-        curated=keys(emu, emu.stack.lake_bucket, batch.curated_prefix),
+        curated=catalog_files(emu, "offers").get(
+            batch.curated_prefix.removeprefix("curated/offers/").strip("/"), []
+        ),
         partitions=[p for p in partitions(emu) if p == [str(batch.year), str(batch.month)]],
         serving=serving(emu, batch.serving_keys()),
         ledger=ledger(emu, batch.key),

@@ -109,6 +109,14 @@ class ExecutionResult:
             "loaded": (self.loaded or {}).get("rows_loaded"),
         }
 
+    def merge(self) -> dict[str, int] | None:
+        """A keyed table's merge of this run: `inserted` (keys new to the table), `updated` (the run's row won
+        and differs), `unchanged` (the rest); None for an append-only table or a run that wrote nothing."""
+        section = (self.manifest or {}).get("merge")
+        if not section:
+            return None
+        return {k: section.get(k) for k in ("inserted", "updated", "unchanged")}
+
     def quality(self) -> list[dict[str, Any]]:
         """The run's quality results: `rule`, `severity`, `passed`, `value` per rule of the contract."""
         results = (self.validated or {}).get("quality") or self.ledger_quality or []
@@ -122,6 +130,7 @@ class ExecutionResult:
             "source_key": self.source_key,
             "seconds": round(self.seconds, 3),
             "rows": self.rows(),
+            "merge": self.merge(),
             "engine": self.engine,
             "engine_reason": (self.validated or {}).get("transform_engine_reason"),
             "extra_columns": self.extra_columns,
