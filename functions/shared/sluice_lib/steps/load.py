@@ -76,6 +76,21 @@ def publish_curated(
     return partitions
 
 
+def version_list(versions: dict[str, dict[str, str | None]] | None) -> list[dict[str, str]]:
+    """publish_merge's `previous`/`current` as the ledger keeps them: one entry per changed partition (`""`
+    location: none; `""` partition: an unpartitioned table)."""
+    if not versions:
+        return []
+    return [
+        {
+            "partition": p,
+            "previous": versions["previous"].get(p) or "",
+            "current": versions["current"].get(p) or "",
+        }
+        for p in sorted(versions["current"])
+    ]
+
+
 def serving_batches(keys: list[str], files_per_batch: int) -> list[ServingBatch]:
     ordered = sorted(keys)
     return [
@@ -170,7 +185,11 @@ def load_run(
         serving_items=serving_items,
         serving_fanned_out=serving_plan is not None,
         loaded_at=now_iso(),
-        **({} if merge is None else {"merge": merge.model_dump(mode="json"), "versions": versions}),
+        **(
+            {}
+            if merge is None
+            else {"merge": merge.model_dump(mode="json"), "versions": version_list(versions)}
+        ),
     )
     return LoadOutput(
         curated_uri=curated_uri,
