@@ -104,10 +104,18 @@ class ExecutionResult:
             "blank": (self.validated or {}).get("blank_lines"),
             "valid": counts.get("rows_valid"),
             "rejected": counts.get("rows_rejected"),
-            "curated": (self.manifest or {}).get("rows_written"),
+            "curated": self._curated_rows(),
             "deduped": (self.manifest or {}).get("rows_deduped"),
             "loaded": (self.loaded or {}).get("rows_loaded"),
         }
+
+    def _curated_rows(self) -> int | None:
+        """The run's rows after dedupe: what the transform wrote, or, for a merge (which writes whole partitions),
+        the run's rows whichever version won."""
+        merge = self.merge()
+        if merge is not None:
+            return sum(merge.values())
+        return (self.manifest or {}).get("rows_written")
 
     def merge(self) -> dict[str, int] | None:
         """A keyed table's merge of this run: `inserted` (keys new to the table), `updated` (the run's row won

@@ -162,6 +162,8 @@ def load_run(
             glue_database=glue_database,
         )  # fmt: skip
     curated_uri = f"s3://{lake_bucket}/{curated_prefix(run.dataset)}"
+    # A merge writes whole partitions; the run's own rows are what it loaded, whichever version won.
+    rows_loaded = manifest.rows_written if merge is None else merge.inserted + merge.updated + merge.unchanged
 
     serving = parse_contract(json.loads(run.contract_json), f"contract of run {run.run_id}").pipeline.serving
     serving_items = 0
@@ -180,7 +182,7 @@ def load_run(
         run.source,
         run.execution_arn,
         "Load",
-        rows_loaded=manifest.rows_written,
+        rows_loaded=rows_loaded,
         curated_uri=curated_uri,
         serving_items=serving_items,
         serving_fanned_out=serving_plan is not None,
@@ -194,7 +196,7 @@ def load_run(
     return LoadOutput(
         curated_uri=curated_uri,
         files=len(plan),
-        rows_loaded=manifest.rows_written,
+        rows_loaded=rows_loaded,
         partitions=partitions,
         serving_items=serving_items,
         serving_plan=serving_plan,
