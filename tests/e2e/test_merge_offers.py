@@ -89,7 +89,8 @@ def merged(
 ) -> Iterator[dict[str, Any]]:
     engine = request.param
     folder = tmp_path_factory.mktemp(f"merge-{engine}")
-    parameters = {"SmallFileMaxBytes": "0"} if engine == "glue" else None
+    # The Glue session also keeps no superseded version (CuratedVersionRetentionDays=0); the Lambda one the default 7 days.
+    parameters = {"SmallFileMaxBytes": "0", "CuratedVersionRetentionDays": "0"} if engine == "glue" else None
     with Emulator(log_file=folder / "lambda.log", parameters=parameters) as emu:
         runner = Runner(emu, progress=lambda _: None)
         ends: dict[str, Any] = {}
@@ -99,6 +100,13 @@ def merged(
                 "result": result.to_json(),
                 "table": table(emu),
                 "files": catalog_files(emu, "offers"),
+                "lake": sorted(
+                    o["Key"]
+                    for page in emu.client("s3")
+                    .get_paginator("list_objects_v2")
+                    .paginate(Bucket=emu.stack.lake_bucket, Prefix="curated/offers/")
+                    for o in page.get("Contents", [])
+                ),
                 "served": served(emu),
                 "lease": emu.client("dynamodb")
                 .get_item(TableName=emu.stack.runs_table, Key=lease_key("offers"))
@@ -167,3 +175,14 @@ def test_failed_execution_releases_the_lease_and_its_redrive_merges_once(merged:
     assert redriven["table"] == reference
     assert len(redriven["table"]) == 31
     assert redriven["served"] == {k: r for k, (_, r) in reference.items()}
+
+
+def test_superseded_versions_stay_for_the_retention_and_are_then_deleted(merged: dict[str, Any]) -> None:
+    end = merged["redriven"]
+    current = sorted(key for keys in end["files"].values() for key in keys)
+    assert set(current) <= set(end["lake"])
+    if merged["engine"] == "glue":  # CuratedVersionRetentionDays=0: only what the catalog names is left
+        assert end["lake"] == current
+    else:  # 7 days: every version of the four publishes is still there to roll back to
+        assert len(end["lake"]) > len(current)
+        assert set(merged["second"]["lake"]) <= set(end["lake"])
