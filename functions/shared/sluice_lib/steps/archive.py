@@ -74,7 +74,9 @@ def archive_run(
         "rows_loaded": load.rows_loaded,
     }
     serving_items = load.serving_items + sum(batch.serving_items for batch in request.batches)
-    if retention is not None and load.merge is not None:  # before the release: no other merge switches meanwhile
+    if (
+        retention is not None and load.merge is not None
+    ):  # before the release: no other merge switches meanwhile
         remove_expired_versions(
             s3, retention.glue, database=retention.database, lake_bucket=retention.lake_bucket,
             dataset=run.dataset, partitions=[*load.merge.replaced, *load.merge.emptied], days=retention.days,
