@@ -19,7 +19,6 @@ from sluice.local.export import read_queue
 from sluice.local.faults import FaultInjector, parse_fault
 from sluice.local.runner import ExecutionResult, RunInput, Runner
 
-
 VERSION_FOLDER = re.compile(r"/v\d{8}T\d{6}Z-[^/]+/")
 
 
