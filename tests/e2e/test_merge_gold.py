@@ -84,9 +84,9 @@ def test_merged_orders_hold_one_row_per_order_with_the_correction_and_the_move(o
 
 
 def test_gold_after_merges_equals_a_duckdb_recompute_from_the_catalogs_curated_files(
-    orders: DatasetRun,
+    orders: DatasetRun, tmp_path: Path
 ) -> None:
     gold = sorted(orders.curated("daily_sales_summary"), key=lambda r: r["order_date"])
 
     assert gold == EXPECTED
-    assert gold == duckdb_recompute(orders)
+    assert gold == duckdb_recompute(orders, tmp_path)
