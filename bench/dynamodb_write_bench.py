@@ -2,8 +2,12 @@
 
     python -m bench.dynamodb_write_bench 20000                       # every moto correction applied
     python -m bench.dynamodb_write_bench 20000 --revert dynamodb_compact_items   # one (or more) left out
+    python -m bench.dynamodb_write_bench 100000 --scan               # then read them back as the export does
 
 Prints wall and CPU seconds, items a second and the memory the stored items added (the process's RSS).
+`--scan` then times a paginated Scan of the whole table (sluice.local.export's read) with every correction,
+then on the same table without each read correction in turn (dynamodb_response_serializing,
+dynamodb_scan_resume), then without both (moto's own read path).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sluice.local import moto_fixes
 from sluice_lib.serving import write_items
 
 # The Load function's client config (functions/load/app.py).
+READ_FIXES = ("dynamodb_response_serializing", "dynamodb_scan_resume")
 CONFIG = Config(max_pool_connections=16, retries={"mode": "adaptive", "max_attempts": 10})
 
 
@@ -47,12 +52,22 @@ def _item(i: int) -> dict[str, dict[str, object]]:
     }
 
 
+def _scan_seconds(client: object) -> tuple[float, int]:
+    started, items = time.perf_counter(), 0
+    for page in client.get_paginator("scan").paginate(TableName="serving"):  # type: ignore[attr-defined]
+        items += len(page["Items"])
+    return time.perf_counter() - started, items
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.dynamodb_write_bench", description=__doc__.splitlines()[0]
     )
     parser.add_argument("items", type=int)
     parser.add_argument("--revert", action="append", default=[], help="leave this moto correction out")
+    parser.add_argument(
+        "--scan", action="store_true", help="then time a paginated Scan, with and without the fix"
+    )
     args = parser.parse_args()
     moto_fixes.apply()
     if args.revert:
@@ -76,11 +91,23 @@ def main() -> None:
         write_items(client, "serving", items)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         count = client.describe_table(TableName="serving")["Table"]["ItemCount"]
-    print(
-        f"{args.items:,} items ({count:,} stored): {wall:.1f} s wall, {cpu:.1f} s CPU "
-        f"({cpu / args.items * 1e6:.0f} µs an item), {args.items / wall:,.0f} items/s, "
-        f"+{_rss_mb() - before:.0f} MB resident"
-    )
+        print(
+            f"{args.items:,} items ({count:,} stored): {wall:.1f} s wall, {cpu:.1f} s CPU "
+            f"({cpu / args.items * 1e6:.0f} µs an item), {args.items / wall:,.0f} items/s, "
+            f"+{_rss_mb() - before:.0f} MB resident"
+        )
+        if args.scan:
+            fixed, read = _scan_seconds(client)
+            print(f"scan, every correction: {read:,} items in {fixed:.1f} s", flush=True)
+            for left_out in (["dynamodb_response_serializing"], ["dynamodb_scan_resume"], list(READ_FIXES)):
+                moto_fixes.revert(*left_out)
+                seconds, read = _scan_seconds(client)
+                moto_fixes.apply()
+                print(
+                    f"scan without {' and '.join(left_out)}: {read:,} items in {seconds:.1f} s "
+                    f"({seconds / fixed:.1f}x)",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

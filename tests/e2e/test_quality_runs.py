@@ -188,7 +188,11 @@ def test_quality_table_holds_one_row_per_rule_per_run(warned: Session) -> None:
 def test_quality_reject_rule_failing_rejects_the_file_and_publishes_nothing(rejected: Session) -> None:
     bad = rejected.execution(3)
 
-    assert (bad["status"], bad["ledger"], bad["error"]["type"]) == ("FAILED", "REJECTED", "QualityRuleError")
+    assert (bad["status"], bad["ledger"], bad["error"]["type"]) == (
+        "REJECTED",
+        "REJECTED",
+        "QualityRuleError",
+    )
     assert [(q["rule"], q["passed"]) for q in bad["quality"]] == [
         (rule, rule == "unique(payment_id)") for rule in RULES
     ]

@@ -12,7 +12,8 @@ import pytest
 
 from sluice_lib.contracts import Contract, parse_contract
 from sluice_lib.quality.anomaly import expected_band
-from sluice_lib.quality.evaluate import QualityResult, RuleInputs, check_expression, evaluate
+from sluice_lib.quality.compute import check_expression
+from sluice_lib.quality.evaluate import QualityResult, RuleInputs, evaluate
 from sluice_lib.quality.expression import ExpressionSyntaxError, parse
 from sluice_lib.quality.record import emit_metrics
 

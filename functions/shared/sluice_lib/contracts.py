@@ -6,10 +6,19 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sluice_lib.errors import ContractError, ContractNotFoundError
 from sluice_lib.quality.spec import (
@@ -27,6 +36,17 @@ FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime"
 DatePart = Literal["year", "month", "day", "hour"]
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 QUALITY_TABLE = "quality"  # the lake's table of quality results (sluice_lib.quality.record)
+
+
+def _snake_case(what: str, why: str = "") -> AfterValidator:
+    """A name that becomes a column or table name: lower_snake_case, else a ValueError naming `what`."""
+
+    def check(value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{what} {value!r} must be lower_snake_case{why}")
+        return value
+
+    return AfterValidator(check)
 
 
 class _Strict(BaseModel):
@@ -55,7 +75,7 @@ class Constraints(_Strict):
 
 
 class FieldSpec(_Strict):
-    name: str
+    name: Annotated[str, _snake_case("field name", " (letters, digits, underscores)")]
     type: FieldType = "string"
     format: str = "default"
     title: str | None = None
@@ -63,13 +83,6 @@ class FieldSpec(_Strict):
     constraints: Constraints = Constraints()
     trueValues: list[str] = ["true", "True", "TRUE", "1"]
     falseValues: list[str] = ["false", "False", "FALSE", "0"]
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_identifier(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"field name {value!r} must be lower_snake_case (letters, digits, underscores)")
-        return value
 
     @model_validator(mode="after")
     def _constraints_fit_type(self) -> FieldSpec:
@@ -149,27 +162,15 @@ class Join(_Strict):
     The reference is read from its curated table as the latest row per `on` key (by `_ingested_at`).
     """
 
-    dataset: str
+    dataset: Annotated[str, _snake_case("dataset")]
     on: list[str] = Field(min_length=1)
     how: Literal["inner", "left"] = "left"
     select: list[str] = Field(min_length=1)
 
-    @field_validator("dataset")
+    @field_validator("on", "select")
     @classmethod
-    def _dataset_is_identifier(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"dataset {value!r} must be lower_snake_case")
-        return value
-
-    @field_validator("on")
-    @classmethod
-    def _on_names(cls, value: list[str]) -> list[str]:
-        return _identifiers(value, "on")
-
-    @field_validator("select")
-    @classmethod
-    def _select_names(cls, value: list[str]) -> list[str]:
-        return _identifiers(value, "select")
+    def _column_names(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return _identifiers(value, info.field_name or "columns")
 
     @model_validator(mode="after")
     def _keys_not_selected(self) -> Join:
@@ -198,19 +199,12 @@ class Aggregate(_Strict):
     from every curated row of the dataset in those partitions; Load replaces them in curated/<name>/.
     """
 
-    name: str
+    name: Annotated[str, _snake_case("aggregate name", " (it names a table)")]
     title: str | None = None
     description: str | None = None
     sql: str = Field(min_length=1)
     partition_by: list[str] = []
     serving: Serving | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_identifier(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"aggregate name {value!r} must be lower_snake_case (it names a table)")
-        return value
 
     @field_validator("partition_by")
     @classmethod
@@ -237,7 +231,7 @@ class Pipeline(_Strict):
 
 
 class Contract(_Strict):
-    dataset: str
+    dataset: Annotated[str, _snake_case("dataset")]
     title: str | None = None
     description: str | None = None
     table_schema: TableSchema = Field(alias="schema")
@@ -248,9 +242,7 @@ class Contract(_Strict):
 
     @field_validator("dataset")
     @classmethod
-    def _dataset_is_identifier(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"dataset {value!r} must be lower_snake_case")
+    def _dataset_not_reserved(cls, value: str) -> str:
         if value == QUALITY_TABLE:
             raise ValueError(
                 f"dataset {value!r} is reserved: the catalog table of every run's quality results"
@@ -651,9 +643,8 @@ def _quality_problems(
 
 
 def _expression_problems(contract: Contract, check: str) -> list[str]:
-    from sluice_lib.quality.evaluate import (
-        check_expression,
-    )  # pyarrow: the CLI has it, every function does not
+    # imported on use: pyarrow, which the CLI has and not every function does
+    from sluice_lib.quality.compute import check_expression
     from sluice_lib.schema import staging_arrow_schema
 
     try:

@@ -1,7 +1,7 @@
 """The cross-column rule's expression language: a small, safe subset of Python expression syntax.
 
 Parsed with `ast` and checked against a whitelist (column names, literals, arithmetic, comparisons, and/or/not,
-abs/round/is_null), then evaluated column-wise with pyarrow compute (sluice_lib.quality.evaluate): nothing is
+abs/round/is_null), then evaluated column-wise with pyarrow compute (sluice_lib.quality.compute): nothing is
 ever passed to eval, no attribute access, subscripts, lambdas or other calls can appear. No pyarrow here: the
 contract model checks an expression's syntax in functions that do not ship pyarrow.
 """

@@ -26,6 +26,8 @@ from sluice.local.moto_fixes import (
     distributed_map_tolerance,
     dynamodb_compact_items,
     dynamodb_request_parsing,
+    dynamodb_response_serializing,
+    dynamodb_scan_resume,
     execution_name,
     glue_sync,
     history_reverse_order,
@@ -64,6 +66,8 @@ _CORRECTIONS: tuple[ModuleType, ...] = (
     backend_lookup,
     dynamodb_compact_items,
     dynamodb_request_parsing,
+    dynamodb_response_serializing,
+    dynamodb_scan_resume,
     scaled_sleeps,
     jsonata_evaluator,
 )
