@@ -15,7 +15,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import e2e_bench, iam_bench, lambda_engine_bench, quality_bench, transform_bench, validate_bench
+from bench import (
+    e2e_bench,
+    iam_bench,
+    lambda_engine_bench,
+    merge_bench,
+    quality_bench,
+    transform_bench,
+    validate_bench,
+)
 from bench.common import QUICK_RESULTS, RESULTS, Options
 
 BENCHMARKS: dict[str, Callable[[Options], Path]] = {
@@ -23,6 +31,7 @@ BENCHMARKS: dict[str, Callable[[Options], Path]] = {
     "transform": transform_bench.run,
     "lambda-engine": lambda_engine_bench.run,
     "e2e": e2e_bench.run,
+    "merge": merge_bench.run,
     "quality": quality_bench.run,
     "iam": iam_bench.run,
 }

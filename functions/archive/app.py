@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,9 +14,11 @@ from sluice_lib.ledger import Ledger
 from sluice_lib.models import ArchiveInput
 from sluice_lib.notify import parse_time
 from sluice_lib.settings import Settings
-from sluice_lib.steps.archive import archive_run
+from sluice_lib.steps.archive import Retention, archive_run
 
 SETTINGS = Settings.from_env()
+# The template's CuratedVersionRetentionDays: how long a keyed table's superseded partition versions stay.
+RETENTION_DAYS = float(os.environ["CURATED_VERSION_RETENTION_DAYS"])
 
 
 client = aws_clients()
@@ -31,6 +34,7 @@ def lambda_handler(event: ArchiveInput, context: LambdaContext) -> dict[str, Any
         ledger=Ledger(client("dynamodb"), SETTINGS.runs_table),
         raw_bucket=SETTINGS.raw_bucket,
         region=client("s3").meta.region_name,
+        retention=Retention(client("glue"), SETTINGS.glue_database, SETTINGS.lake_bucket, RETENTION_DAYS),
     )
     metrics.add_dimension(name="dataset", value=event.run.dataset)
     metrics.add_metric(name="RunsSucceeded", unit=MetricUnit.Count, value=1)

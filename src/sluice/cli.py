@@ -205,6 +205,13 @@ def _print_summary(summary: dict[str, object]) -> None:
         if ex["error"]:
             console.print(f"[red]{escape(ex['source_key'])}[/red]: ", end="")
             console.print(f"{ex['status']}: {ex['error']['type']}: {ex['error']['cause']}", markup=False)
+        if ex.get("merge"):
+            merge = ex["merge"]
+            console.print(
+                f"{ex['source_key']}: merged into {ex['dataset']} by primary key: {merge['inserted']} inserted, "
+                f"{merge['updated']} updated, {merge['unchanged']} unchanged",
+                markup=False,
+            )
         for rule in ex.get("quality", []):
             if not rule["passed"]:
                 console.print(

@@ -33,6 +33,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "validate_offers": ("ValidateFunction", None),
     "validate_s3_notification": ("ValidateFunction", None),
     "register_partition": ("RegisterPartitionFunction", "StagingTableMissingError"),
+    "take_lease": ("TakeLeaseFunction", None),
     "transform_in_lambda": ("TransformInLambdaFunction", "StagingNotFoundError"),
     "load": ("LoadFunction", "LedgerConflictError"),
     "load_serving_batch": ("LoadServingBatchFunction", "LedgerConflictError"),

@@ -82,6 +82,7 @@ def test_stack_functions_carry_the_template_environment(emu: Emulator) -> None:
     assert {f.logical_id for f in emu.stack.functions.values()} == {
         "ValidateFunction",
         "RegisterPartitionFunction",
+        "TakeLeaseFunction",
         "TransformInLambdaFunction",
         "LoadFunction",
         "LoadServingBatchFunction",

@@ -129,3 +129,26 @@ def test_policy_statements_dropped_by_fn_if_are_skipped() -> None:
     )
 
     assert [s.sid for s in found] == ["#0"]
+
+
+RUNS = "arn:aws:dynamodb:us-east-1:123456789012:table/runs"
+LEASE_ONLY = [
+    {
+        "Sid": "ReleaseMergeLease",
+        "Effect": "Allow",
+        "Action": ["dynamodb:DeleteItem"],
+        "Resource": RUNS,
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["lease#*"]}},
+    }
+]
+
+
+def test_policy_for_all_values_holds_for_every_value_and_for_none() -> None:
+    lease = _decide(LEASE_ONLY, "dynamodb:DeleteItem", RUNS, {"dynamodb:LeadingKeys": ["lease#offers"]})
+    run_item = _decide(
+        LEASE_ONLY, "dynamodb:DeleteItem", RUNS, {"dynamodb:LeadingKeys": ["s3://raw/a.csv#v1"]}
+    )
+    mixed = _decide(LEASE_ONLY, "dynamodb:DeleteItem", RUNS, {"dynamodb:LeadingKeys": ["lease#a", "other"]})
+    absent = _decide(LEASE_ONLY, "dynamodb:DeleteItem", RUNS)  # AWS: ForAllValues over an empty set is true
+
+    assert (lease.allowed, run_item.allowed, mixed.allowed, absent.allowed) == (True, False, False, True)

@@ -164,6 +164,7 @@ def test_load_publishes_files_named_by_ingest_id_and_returns_counts(aws: Aws):
         "serving_items": 4,
         "serving_plan": None,
         "fanned_out": False,
+        "merge": None,
     }
     body = aws.s3.get_object(Bucket=LAKE, Key=EXPECTED_CURATED[2])["Body"].read()
     assert pq.read_table(io.BytesIO(body)).column("offer_id").to_pylist() == ["000000000004"]
@@ -312,6 +313,7 @@ def test_load_handler_with_sample_event_returns_load_output(aws: Aws):
         "serving_items": 4,
         "serving_plan": None,
         "fanned_out": False,
+        "merge": None,
     }
 
 

@@ -75,6 +75,7 @@ def test_every_lambda_state_of_the_asl_and_the_failure_handler_are_known() -> No
     assert STATES == {
         "Validate": "ValidateFunction",
         "RegisterPartition": "RegisterPartitionFunction",
+        "TakeLease": "TakeLeaseFunction",
         "TransformInLambda": "TransformInLambdaFunction",
         "Load": "LoadFunction",
         "LoadServingBatch": "LoadServingBatchFunction",

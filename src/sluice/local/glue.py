@@ -234,7 +234,10 @@ class LocalGlue:
                     argv,
                     s3_client=s3,
                     glue_client=session.client("glue"),
-                    stage=lambda uri: stage_inputs(s3, uri, work / "inputs" / "catalog"),
+                    # one folder per location: the staging partition, each current version of a merged table
+                    stage=lambda uri: stage_inputs(
+                        s3, uri, work / "inputs" / "catalog" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+                    ),
                 )
                 if output_uri.startswith("s3://") and output_dir.exists():
                     upload_tree(s3, output_dir, output_uri)

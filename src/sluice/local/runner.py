@@ -105,10 +105,26 @@ class ExecutionResult:
             "blank": (self.validated or {}).get("blank_lines"),
             "valid": counts.get("rows_valid"),
             "rejected": counts.get("rows_rejected"),
-            "curated": (self.manifest or {}).get("rows_written"),
+            "curated": self._curated_rows(),
             "deduped": (self.manifest or {}).get("rows_deduped"),
             "loaded": (self.loaded or {}).get("rows_loaded"),
         }
+
+    def _curated_rows(self) -> int | None:
+        """The run's rows after dedupe: what the transform wrote, or, for a merge (which writes whole partitions),
+        the run's rows whichever version won."""
+        merge = self.merge()
+        if merge is not None:
+            return sum(merge.values())
+        return (self.manifest or {}).get("rows_written")
+
+    def merge(self) -> dict[str, int] | None:
+        """A keyed table's merge of this run: `inserted` (keys new to the table), `updated` (the run's row won
+        and differs), `unchanged` (the rest); None for an append-only table or a run that wrote nothing."""
+        section = (self.manifest or {}).get("merge")
+        if not section:
+            return None
+        return {k: section.get(k) for k in ("inserted", "updated", "unchanged")}
 
     def quality(self) -> list[dict[str, Any]]:
         """The run's quality results: `rule`, `severity`, `passed`, `value` per rule of the contract."""
@@ -123,6 +139,7 @@ class ExecutionResult:
             "source_key": self.source_key,
             "seconds": round(self.seconds, 3),
             "rows": self.rows(),
+            "merge": self.merge(),
             "engine": self.engine,
             "engine_reason": (self.validated or {}).get("transform_engine_reason"),
             "extra_columns": self.extra_columns,

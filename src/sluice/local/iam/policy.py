@@ -7,7 +7,8 @@ policy or in a resource policy that names the principal, else the implicit deny.
 
 Condition operators evaluated: the String*, Arn* and Bool families, `Null`, the `...IfExists` forms and the
 `ForAnyValue:`/`ForAllValues:` qualifiers. A key absent from the request makes a condition false, except for
-negated operators (true), `...IfExists` (true) and `Null`. Which keys a request carries is the caller's
+negated operators (true), `...IfExists` (true), `ForAllValues:` (true, as on AWS: every value of an empty set
+matches) and `Null`. Which keys a request carries is the caller's
 business (sluice.local.iam.requests); a condition on a key it never supplies is reported in
 `Decision.unevaluated` so a denial says so.
 """
@@ -180,6 +181,8 @@ def _condition_holds(
     if op == "Null":
         return (key not in ctx) == (expected[0].lower() == "true")
     if key not in ctx:
+        if qualifier == "ForAllValues":  # AWS: true when the request has no value for the key (an empty set)
+            return True
         unevaluated.add(key)
         return if_exists or op in _NEGATED
     actual = _as_list(ctx[key])

@@ -8,7 +8,8 @@ carries; an operation it does not know is checked on resource `*`, which a resou
 so a missing mapping shows up as a denial that names it rather than as a silent allow.
 
 Condition keys supplied: `aws:SecureTransport` (every request), `s3:prefix` (S3 listings),
-`s3:ResourceAccount` (S3), `cloudwatch:namespace` (PutMetricData).
+`s3:ResourceAccount` (S3), `cloudwatch:namespace` (PutMetricData), `dynamodb:LeadingKeys` (the partition key
+values of GetItem, PutItem, UpdateItem, DeleteItem and the batch item calls; not of Query or Scan).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 from xml.etree import ElementTree
+
+from moto.dynamodb.models import dynamodb_backends
 
 from sluice.local.iam.policy import ContextValue
 
@@ -88,8 +91,40 @@ def checks(response: Any, region: str, account: str, service: str, s3_resource: 
         found.pairs = [(action, arn) for arn in arns]
         if prefix == "cloudwatch" and "Namespace" in params:
             found.context["cloudwatch:namespace"] = str(params["Namespace"])
+        if prefix == "dynamodb":
+            leading = _leading_keys(operation, params, region, account)
+            if leading is not None:
+                found.context["dynamodb:LeadingKeys"] = leading
     found.context["aws:SecureTransport"] = "true" if secure else "false"
     return found
+
+
+def _leading_keys(operation: str, params: dict[str, Any], region: str, account: str) -> list[str] | None:
+    """The partition key values an item operation touches (`dynamodb:LeadingKeys`), None for other operations
+    or a table the emulation does not hold (the call then fails as moto fails it)."""
+    if operation in ("GetItem", "UpdateItem", "DeleteItem", "PutItem"):
+        per_table = {params.get("TableName"): [params.get("Key") or params.get("Item") or {}]}
+    elif operation == "BatchGetItem":
+        per_table = {name: list(req.get("Keys", [])) for name, req in params.get("RequestItems", {}).items()}
+    elif operation == "BatchWriteItem":
+        per_table = {
+            name: [
+                (r.get("PutRequest") or {}).get("Item") or (r.get("DeleteRequest") or {}).get("Key") or {}
+                for r in reqs
+            ]
+            for name, reqs in params.get("RequestItems", {}).items()
+        }
+    else:
+        return None
+    values: list[str] = []
+    for name, keys in per_table.items():
+        table = dynamodb_backends[account][region].tables.get(str(name))
+        if table is None:
+            return None
+        for key in keys:
+            typed = key.get(table.hash_key_attr) or {}
+            values += [str(v) for v in typed.values()]  # {"S": "lease#offers"} -> "lease#offers"
+    return values
 
 
 def _params(response: Any) -> dict[str, Any]:
