@@ -4,7 +4,7 @@ pipeline through.
 
 Generated from template.sam.yaml and the ASL: each `AWS::IAM::Role` with inline policies, the component the
 template gives it (a function, the Glue job, the crawler), the state that runs that component, and the
-role's first statement that grants a call the code makes (a statement without a condition, not under
+role's first statement that grants a call the code makes (preferring one without a condition, not under
 `Fn::If`, not only `s3:ListBucket`, with an action the emulation can see: sluice.local.iam.report.NOT_EMULATED
 lists the others). The state machine's role is SAM's, made from its policy templates: its first
 `LambdaInvokePolicy` goes, and the state that invokes that function fails. Only the run that exercises each
@@ -85,9 +85,12 @@ def _state(component: str) -> str:
 
 
 def _needed_sid(component: str, statements: list[Any]) -> str:
-    for statement in statements:
-        if not isinstance(statement, dict) or "Sid" not in statement or "Condition" in statement:
-            continue
+    """The first statement without a condition that qualifies; failing that, the first with one (a role
+    whose every grant is scoped by a condition the emulation evaluates, like TakeLease's
+    `dynamodb:LeadingKeys`)."""
+    plain = [s for s in statements if isinstance(s, dict) and "Sid" in s and "Condition" not in s]
+    scoped = [s for s in statements if isinstance(s, dict) and "Sid" in s and "Condition" in s]
+    for statement in [*plain, *scoped]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if set(actions) <= {"s3:ListBucket", "s3:GetBucketLocation"}:
             continue  # without it a missing object reads as AccessDenied, not NoSuchKey: no call of a run needs it
