@@ -67,7 +67,7 @@ lint: install
 	$(TOOLS)/bin/checkov -f .sluice/lint/template.json --framework cloudformation --compact --quiet --skip-download
 
 ## build: sam build without Docker (the layer is built by build-SharedLayer below); samconfig.toml has the defaults;
-## then the Glue job's library, the zip its --extra-py-files names (glue/sluice_transform + sluice_lib's curated, errors)
+## then the Glue job's library, the zip its --extra-py-files names (glue/sluice_transform + sluice_lib's curated, errors, merge, catalog_files)
 SAM_CONFIG_ENV ?= default
 GLUE_LIBRARY := .aws-sam/glue/sluice_transform.zip
 # sam's python_pip workflow wants python3.13 on PATH for the functions; it is the interpreter make found.

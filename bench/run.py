@@ -18,7 +18,9 @@ from pathlib import Path
 from bench import (
     e2e_bench,
     fan_out_bench,
+    iam_bench,
     lambda_engine_bench,
+    merge_bench,
     quality_bench,
     transform_bench,
     validate_bench,
@@ -31,7 +33,9 @@ BENCHMARKS: dict[str, Callable[[Options], Path]] = {
     "lambda-engine": lambda_engine_bench.run,
     "e2e": e2e_bench.run,
     "fan-out": fan_out_bench.run,
+    "merge": merge_bench.run,
     "quality": quality_bench.run,
+    "iam": iam_bench.run,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -17,8 +18,10 @@ from pyspark.sql import SparkSession
 # sluice_lib facts it shares with the other engines (make build makes it, make deploy uploads it; the local
 # runtime fetches it from the emulated S3 the same way). Without it the run stops here, saying so.
 try:
+    from sluice_lib.catalog_files import current_files
     from sluice_lib.curated import STAGING_PARTITION_KEY, staging_partition
     from sluice_lib.errors import JobArgumentError, StagingNotFoundError, StagingSchemaError
+    from sluice_lib.merge import merge_rule
     from sluice_transform.arguments import OPTIONAL_ARGS, REQUIRED_ARGS, JobArgs, parse_job_args
     from sluice_transform.io import read_references
     from sluice_transform.job import run
@@ -161,6 +164,33 @@ def resolve_source(args: JobArgs, glue_client: Any = None) -> str:
     return location
 
 
+def resolve_existing(
+    args: JobArgs, s3_client: Any, glue_client: Any, stage: Callable[[str], str] | None = None
+) -> JobArgs:
+    """For a keyed contract (a `primaryKey`), `args` with `merge_with` set to the curated table's current files
+    per partition as the catalog names them (glue:GetTable, glue:GetPartitions; s3:ListBucket), read while the
+    state machine holds the dataset's merge lease (sluice_lib.lease). Unchanged when the contract has no key,
+    `--merge_with` was given, or there is no catalog to ask (a local run of the script on files). `stage` maps
+    each version folder to a local folder (the local runtime)."""
+    if args.merge_with is not None or merge_rule(args.contract) is None:
+        return args
+    if glue_client is None or not args.staging_database:
+        return args
+    existing = current_files(s3_client, glue_client, args.staging_database, args.dataset)
+    if stage is not None:
+        folders: dict[str, str] = {}
+        for files in existing.values():
+            for uri in files:
+                where = uri.rsplit("/", 1)[0] + "/"
+                if where not in folders:
+                    folders[where] = stage(where).rstrip("/")
+        existing = {
+            p: [f"{folders[f.rsplit('/', 1)[0] + '/']}/{f.rsplit('/', 1)[1]}" for f in files]
+            for p, files in existing.items()
+        }
+    return dataclasses.replace(args, merge_with=existing)
+
+
 # --- entry point ----------------------------------------------------------------------------------------
 
 
@@ -200,6 +230,7 @@ def main(
         glue_client = boto3.client("glue")
     references = read_references(spark, args.contract, args.references, s3_client)
     source = resolve_source(args, glue_client)
+    args = resolve_existing(args, s3_client, glue_client, stage)
     if stage is not None and is_s3(source):
         source = stage(source)
     manifest = run(spark, args, source, references, s3_client)

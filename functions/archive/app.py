@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +16,11 @@ from sluice_lib.models import ArchiveInput
 from sluice_lib.notify import parse_time
 from sluice_lib.raw import COPY_PARTS_AT_ONCE
 from sluice_lib.settings import Settings
-from sluice_lib.steps.archive import archive_run
+from sluice_lib.steps.archive import Retention, archive_run
 
 SETTINGS = Settings.from_env()
+# The template's CuratedVersionRetentionDays: how long a keyed table's superseded partition versions stay.
+RETENTION_DAYS = float(os.environ["CURATED_VERSION_RETENTION_DAYS"])
 
 
 # One connection per part of a multipart copy (sluice_lib.raw: COPY_PARTS_AT_ONCE parts at a time).
@@ -35,6 +38,7 @@ def lambda_handler(event: ArchiveInput, context: LambdaContext) -> dict[str, Any
         ledger=Ledger(client("dynamodb"), SETTINGS.runs_table),
         raw_bucket=SETTINGS.raw_bucket,
         region=client("s3").meta.region_name,
+        retention=Retention(client("glue"), SETTINGS.glue_database, SETTINGS.lake_bucket, RETENTION_DAYS),
     )
     metrics.add_dimension(name="dataset", value=event.run.dataset)
     metrics.add_metric(name="RunsSucceeded", unit=MetricUnit.Count, value=1)

@@ -9,10 +9,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sluice_lib.handler import aws_clients, logger, metrics, step_handler
 from sluice_lib.models import TransformInLambdaInput
+from sluice_lib.settings import Settings
 from sluice_lib.steps.transform_in_lambda import transform_run
 
 # DuckDB's share of the function's memory; the rest is the runtime, Python and the S3 transfers.
 DUCKDB_MEMORY_SHARE = 0.75
+SETTINGS = Settings.from_env()
 client = aws_clients()
 
 
@@ -26,6 +28,8 @@ def lambda_handler(event: TransformInLambdaInput, context: LambdaContext) -> dic
         s3=client("s3"),
         job_run_id=context.aws_request_id,
         memory_limit_mb=int(int(context.memory_limit_in_mb) * DUCKDB_MEMORY_SHARE),
+        glue=client("glue"),
+        database=SETTINGS.glue_database,
     )
     metrics.add_dimension(name="dataset", value=event.run.dataset)
     metrics.add_metric(name="RowsTransformed", unit=MetricUnit.Count, value=result.rows_written)

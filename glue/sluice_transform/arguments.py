@@ -12,10 +12,19 @@ from typing import Any
 
 from sluice_lib.curated import HIVE_TYPES, STAGING_PARTITION_KEY
 from sluice_lib.errors import JobArgumentError
+from sluice_lib.merge import parse_existing
 from sluice_transform.locations import is_s3
 
 REQUIRED_ARGS = ("run_id", "dataset", "source", "output", "contract")
-OPTIONAL_ARGS = ("ingest_id", "source_key", "ingested_at", "staging_table", "staging_database", "references")
+OPTIONAL_ARGS = (
+    "ingest_id",
+    "source_key",
+    "ingested_at",
+    "staging_table",
+    "staging_database",
+    "references",
+    "merge_with",
+)
 _INGEST_DIR = re.compile(rf"(?:^|/){STAGING_PARTITION_KEY}=([^/]+)/*(?:[^/]*\.parquet)?$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -34,6 +43,8 @@ class JobArgs:
     staging_database: str | None = None
     job_name: str | None = None
     references: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # The curated table's current files per partition, to merge into (sluice_lib.merge); None = append.
+    merge_with: Mapping[str, list[str]] | None = None
 
 
 def parse_job_args(raw: Mapping[str, str | None], *, local: bool, now: datetime | None = None) -> JobArgs:
@@ -89,6 +100,10 @@ def parse_job_args(raw: Mapping[str, str | None], *, local: bool, now: datetime 
     if ingested_at.tzinfo is None:
         ingested_at = ingested_at.replace(tzinfo=UTC)  # a naive time is taken as UTC
     references = _parse_references(values.get("references"), local=local)
+    try:
+        merge_with = parse_existing(values.get("merge_with") or None)
+    except ValueError as exc:
+        raise JobArgumentError(str(exc)) from None
 
     return JobArgs(
         run_id=run_id,
@@ -103,6 +118,7 @@ def parse_job_args(raw: Mapping[str, str | None], *, local: bool, now: datetime 
         staging_database=staging_database,
         job_name=values.get("JOB_NAME") or None,
         references=references,
+        merge_with=merge_with,
     )
 
 

@@ -110,9 +110,11 @@ def dedupe_by_key(
 def conform_staging(df: DataFrame, contract: Mapping[str, Any]) -> DataFrame:
     """Steps 1-5: normalise names, check against the contract, cast, trim, dedupe.
 
-    Dedupe ties are broken by the upload's line order: the staging file's name (the fanned-out Validate writes
-    one part per chunk, part-00000, part-00001, ... in file order), then the row order taken before any shuffle
-    (Spark reads a file's splits in order; across files it orders splits by size, hence the name first).
+    A contract with a `primaryKey` keeps one row per key (with or without `pipeline.dedupe`): the highest
+    `dedupe.order_by`, then the later line. Ties are broken by the upload's line order: the staging file's name
+    (the fanned-out Validate writes one part per chunk, part-00000, part-00001, ... in file order), then the
+    row order taken before any shuffle (Spark reads a file's splits in order; across files it orders splits by
+    size, hence the name first).
     """
     require_utc_session(df)
     fields = contract["schema"]["fields"]
@@ -120,9 +122,10 @@ def conform_staging(df: DataFrame, contract: Mapping[str, Any]) -> DataFrame:
     check_staging_schema(df.schema, fields)
     df = cast_to_contract(df, fields)
     df = trim_strings(df)
-    dedupe = contract.get("pipeline", {}).get("dedupe")
-    if dedupe is None:
+    primary_key = contract["schema"].get("primaryKey") or []
+    if not primary_key:  # no key, no dedupe: the table is append-only
         return df
+    dedupe = contract.get("pipeline", {}).get("dedupe") or {}
     df = df.withColumn(ROW_ORDER, F.struct(F.input_file_name(), F.monotonically_increasing_id()))
-    df = dedupe_by_key(df, contract["schema"].get("primaryKey") or [], dedupe.get("order_by"), ROW_ORDER)
+    df = dedupe_by_key(df, primary_key, dedupe.get("order_by"), ROW_ORDER)
     return df.drop(ROW_ORDER)

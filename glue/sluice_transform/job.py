@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from functools import reduce
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -11,6 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from sluice_lib.curated import DATA_FOLDER, GOLD_FOLDER, MANIFEST_NAME, Lineage, partitions_of
+from sluice_lib.merge import merge_rule, merge_section
 from sluice_transform.arguments import JobArgs
 from sluice_transform.conform import conform_staging
 from sluice_transform.gold import aggregate_view, compute_aggregate
@@ -22,6 +24,7 @@ from sluice_transform.io import (
     write_curated,
     write_json,
 )
+from sluice_transform.merge import SOURCE, merge_curated, read_partitions
 from sluice_transform.steps import partition_columns, shape_curated, steps_drop_rows
 
 logger = logging.getLogger("sluice.transform")
@@ -42,19 +45,32 @@ def build_gold(
     data_uri: str,
     references: Mapping[str, DataFrame],
     s3_client: Any = None,
+    merged_away: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Computes every aggregate of the contract over the run's curated rows (read back from `data_uri`) and
     the earlier curated rows of the touched partitions; writes `<output>/gold/<name>/`; returns the
-    manifest's `gold` section."""
+    manifest's `gold` section. After a merge (`merged_away`: the current partitions the run did not rewrite)
+    the earlier rows are those partitions' current files, so the gold rows are the merged table's."""
     aggregates = args.contract.get("pipeline", {}).get("aggregates") or []
     if not aggregates:
         return []
     run_rows = read_written(spark, data_uri, curated_schema)
     earlier = None
-    if args.dataset in args.references:
+    if (
+        merged_away is not None
+    ):  # a merge wrote whole partitions: the rest of the table is the catalog's others
+        frames = read_partitions(
+            spark, args.merge_with or {}, merged_away, curated_schema, partition_columns(
+                args.contract.get("pipeline", {}).get("partition_by")
+            ),
+        )  # fmt: skip
+        earlier = reduce(DataFrame.unionByName, frames) if frames else None
+    elif args.dataset in args.references:
         earlier = read_curated_table(spark, args.references[args.dataset], curated_schema, s3_client)
-    if earlier is not None:  # a rerun of this upload replaces its own earlier rows
-        earlier = earlier.where(F.col("_ingest_id").isNull() | (F.col("_ingest_id") != F.lit(args.ingest_id)))
+        if earlier is not None:  # a rerun of this upload replaces its own earlier rows
+            earlier = earlier.where(
+                F.col("_ingest_id").isNull() | (F.col("_ingest_id") != F.lit(args.ingest_id))
+            )
     section = []
     for aggregate in aggregates:
         parts = list(aggregate.get("partition_by") or [])
@@ -99,20 +115,35 @@ def run(
     data_uri = f"{args.output}/{DATA_FOLDER}"
     conformed = conform_staging(staging, contract)
     drops = steps_drop_rows(contract)
-    if drops:  # counted before the steps drop rows, then written: compute the dedupe once
+    rule = merge_rule(contract) if args.merge_with is not None else None
+    if drops or rule:  # counted before the steps drop rows, then written: compute the dedupe once
         conformed = conformed.persist()
+    merge = merged = None
     try:
         rows_kept = conformed.count() if drops else None
         curated = shape_curated(conformed, contract, lineage, references)
+        if rule is not None and args.merge_with is not None:
+            merged, counts, touched = merge_curated(spark, curated, args.merge_with, rule, parts)
+            curated = merged.drop(SOURCE)
+            if rows_kept is None:  # the run's rows, whichever version won
+                rows_kept = sum(counts.values())
         write_curated(curated, data_uri, parts)
     finally:
-        if drops:
+        if drops or rule:
             conformed.unpersist()
+        if merged is not None:
+            merged.unpersist()
     # Counted from the written files' footers: one pass over the rows instead of a count and a write.
     rows_written = read_written(spark, data_uri, curated.schema).count()
     rows_kept = rows_written if rows_kept is None else rows_kept
-    gold = build_gold(spark, args, curated.schema, data_uri, references, s3_client)
+    untouched = None
+    if rule is not None and args.merge_with is not None:
+        untouched = sorted(set(args.merge_with) - set(touched))
+    gold = build_gold(spark, args, curated.schema, data_uri, references, s3_client, untouched)
     files = list_data_files(data_uri, s3_client)
+    if rule is not None and args.merge_with is not None:
+        written = partitions_of(files) or ([""] if rows_written else [])
+        merge = merge_section(counts, touched, written, args.merge_with)
     manifest = {
         "run_id": args.run_id,
         "dataset": args.dataset,
@@ -124,6 +155,8 @@ def run(
         "columns": _column_types(curated.schema, [c for c in curated.columns if c not in parts]),
         "partition_keys": _column_types(curated.schema, parts),
     }
+    if merge is not None:
+        manifest["merge"] = merge
     if contract.get("pipeline", {}).get("aggregates"):
         manifest["gold"] = gold
     write_json(f"{args.output}/{MANIFEST_NAME}", manifest, s3_client)

@@ -119,6 +119,13 @@ def run(
         ),
     ] = None,
     contracts: Annotated[Path | None, CONTRACTS_OPTION] = None,
+    no_iam: Annotated[
+        bool,
+        typer.Option(
+            "--no-iam",
+            help="Do not run each step as its template role: no IAM evaluation, no iam.json report.",
+        ),
+    ] = False,
 ) -> None:
     """Run files through the whole workflow on the embedded AWS emulation."""
     # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
@@ -149,6 +156,7 @@ def run(
             redrive=redrive,
             parameters=parameters,
             contracts=store.root,
+            iam=not no_iam,
         )
     except FaultSpecError as exc:  # a state the state machine does not have, an error it cannot get
         raise _usage_error(str(exc)) from None
@@ -197,6 +205,13 @@ def _print_summary(summary: dict[str, object]) -> None:
         if ex["error"]:
             console.print(f"[red]{escape(ex['source_key'])}[/red]: ", end="")
             console.print(f"{ex['status']}: {ex['error']['type']}: {ex['error']['cause']}", markup=False)
+        if ex.get("merge"):
+            merge = ex["merge"]
+            console.print(
+                f"{ex['source_key']}: merged into {ex['dataset']} by primary key: {merge['inserted']} inserted, "
+                f"{merge['updated']} updated, {merge['unchanged']} unchanged",
+                markup=False,
+            )
         for rule in ex.get("quality", []):
             if not rule["passed"]:
                 console.print(

@@ -17,7 +17,13 @@ JOB_OUTPUT = "TransformJobName"  # the stack output naming the template's Transf
 JOB_PACKAGE = "sluice_transform"  # glue/sluice_transform/
 # The sluice_lib modules the job imports, and no others: the rest of sluice_lib needs pydantic, which Glue does
 # not have (tests/unit/test_curated_pure.py keeps these free of it, of Spark, boto3 and PyYAML).
-SHARED_MODULES = ("sluice_lib/__init__.py", "sluice_lib/errors.py", "sluice_lib/curated.py")
+SHARED_MODULES = (
+    "sluice_lib/__init__.py",
+    "sluice_lib/errors.py",
+    "sluice_lib/curated.py",
+    "sluice_lib/merge.py",
+    "sluice_lib/catalog_files.py",
+)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources make the same bytes
 
 

@@ -4,18 +4,22 @@ snapshot what each end left in the emulated services (raw zones, curated, catalo
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog_view import catalog_files
 from offers_rows import OFFERS_HEADER, offers_row
 
 from sluice.local.emulator import Emulator
 from sluice.local.export import read_queue
 from sluice.local.faults import FaultInjector, parse_fault
 from sluice.local.runner import ExecutionResult, RunInput, Runner
+
+VERSION_FOLDER = re.compile(r"/v\d{8}T\d{6}Z-[^/]+/")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class Snapshot:
     incoming: list[str]
     archive: list[str]
     rejected: list[str]
+    # The keys of the batch's partition's current files as the catalog names them, the version folder of a merge
+    # (one per execution, docs/merge.md) shown as `<version>`.
     curated: list[str]
     partitions: list[list[str]]
     serving: list[tuple[str, str]]
@@ -150,7 +156,12 @@ def snapshot(emu: Emulator, result: ExecutionResult, batch: Batch) -> Snapshot:
         incoming=keys(emu, raw, batch.key),
         archive=[k for k in keys(emu, raw, "archive/offers/") if k.endswith("/" + batch.name)],
         rejected=keys(emu, raw, f"rejected/offers/{batch.name}"),
-        curated=keys(emu, emu.stack.lake_bucket, batch.curated_prefix),
+        curated=[
+            VERSION_FOLDER.sub("/<version>/", key)
+            for key in catalog_files(emu, "offers").get(
+                batch.curated_prefix.removeprefix("curated/offers/").strip("/"), []
+            )
+        ],
         partitions=[p for p in partitions(emu) if p == [str(batch.year), str(batch.month)]],
         serving=serving(emu, batch.serving_keys()),
         ledger=ledger(emu, batch.key),

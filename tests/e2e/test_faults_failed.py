@@ -55,6 +55,7 @@ REGISTERED_CASES = [
         1,
         False,
     ),
+    Case("TakeLease", "TakeLease=RuntimeError:1", "RuntimeError", 1, False),
     # The job run itself fails (its script raised): glue:startJobRun.sync reports States.TaskFailed.
     Case("Transform (job run)", "Transform=OutOfMemoryError:1", "States.TaskFailed", 1, False),
 ]

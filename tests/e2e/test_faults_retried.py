@@ -34,6 +34,7 @@ CRAWLER_PATH = {
 }
 REGISTER_PATH = {
     "RegisterPartition": ("RegisterPartition=Lambda.ServiceException:2", ["Lambda.ServiceException"] * 2),
+    "TakeLease": ("TakeLease=Lambda.ServiceException:2", ["Lambda.ServiceException"] * 2),
 }
 
 

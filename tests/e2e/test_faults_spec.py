@@ -59,6 +59,7 @@ def test_task_boundaries_map_each_task_state_to_its_service_call_from_the_asl():
         "RegisterPartition",
         "RejectFile",
         "StartCrawler",
+        "TakeLease",
         "Transform",
         "TransformInLambda",
         "Validate",
@@ -79,7 +80,7 @@ def test_task_boundaries_give_each_lambda_state_a_function_of_its_own():
     found = task_boundaries(ASL)
 
     lambda_states = [b for b in found.values() if b.service == "lambda"]
-    assert len({b.target for b in lambda_states}) == len(lambda_states) == 7
+    assert len({b.target for b in lambda_states}) == len(lambda_states) == 8
     assert found["LoadServingBatch"].target == "${LoadServingBatchFunctionArn}"
     assert found["Load"].target == "${LoadFunctionArn}"
 

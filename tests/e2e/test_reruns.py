@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from catalog_view import catalog_files
 from offers_rows import OFFERS_HEADER, offers_row
 
 from sluice.local.emulator import Emulator
@@ -39,12 +40,14 @@ def write_csv(folder: Path, name: str, rows: list[str]) -> Path:
 
 
 def curated_files(emu: Emulator, ingest_id: str) -> list[str]:
-    pages = (
-        emu.client("s3")
-        .get_paginator("list_objects_v2")
-        .paginate(Bucket=emu.stack.lake_bucket, Prefix="curated/offers/")
+    """The upload's current files as the catalog names them, each partition's version folder shown as `<version>`
+    (a keyed table's merge writes a new version per execution, docs/merge.md)."""
+    return sorted(
+        re.sub(r"/v\d{8}T\d{6}Z-[^/]+/", "/<version>/", key)
+        for keys in catalog_files(emu, "offers").values()
+        for key in keys
+        if f"/part-{ingest_id}-" in key
     )
-    return sorted(o["Key"] for p in pages for o in p.get("Contents", []) if f"/part-{ingest_id}-" in o["Key"])
 
 
 def partitions(emu: Emulator) -> list[list[str]]:
@@ -154,8 +157,8 @@ def test_run_with_two_reruns_leaves_identical_curated_catalog_and_serving_after_
 
     assert first == second == third
     assert [re.sub(r"part-[0-9a-f]{20}-", "part-<ingest>-", key) for key in first["curated"]] == [
-        "curated/offers/year=2026/month=3/part-<ingest>-00000.snappy.parquet",
-        "curated/offers/year=2026/month=4/part-<ingest>-00000.snappy.parquet",
+        "curated/offers/year=2026/month=3/<version>/part-<ingest>-00000.snappy.parquet",
+        "curated/offers/year=2026/month=4/<version>/part-<ingest>-00000.snappy.parquet",
     ]
     assert first["partitions"] == EXPECTED_PARTITIONS
     assert first["serving"] == EXPECTED_SERVING
@@ -308,8 +311,8 @@ def test_rerun_after_a_failed_load_reaches_the_clean_end_state(emu: Emulator, fa
         re.sub(r"part-[0-9a-f]{20}-", "part-<ingest>-", k)
         for k in curated_files(emu, failed_load["ingest_id"])
     ] == [
-        "curated/offers/year=2025/month=1/part-<ingest>-00000.snappy.parquet",
-        "curated/offers/year=2025/month=2/part-<ingest>-00000.snappy.parquet",
+        "curated/offers/year=2025/month=1/<version>/part-<ingest>-00000.snappy.parquet",
+        "curated/offers/year=2025/month=2/<version>/part-<ingest>-00000.snappy.parquet",
     ]
     assert [p for p in partitions(emu) if p[0] == "2025"] == [["2025", "1"], ["2025", "2"]]
     assert serving(emu, range(200, 206)) == [

@@ -227,9 +227,15 @@ def kinds(rng: random.Random, n: int) -> bytes:
     return _csv(header, _with_duplicates(rng, rows, vary))
 
 
+# The same rows under a primaryKey and no `dedupe` rule: the later line of a key wins.
+KEYED_CONTRACT = KINDS_CONTRACT.replace("dataset: parity_kinds", "dataset: parity_keyed").replace(
+    "  dedupe: {order_by: seen}\n", ""
+)
+
 GENERATORS: dict[str, Callable[[random.Random, int], bytes]] = {
     "offers": offers,
     "songs": songs,
     "users": users,
     "parity_kinds": kinds,
+    "parity_keyed": kinds,
 }

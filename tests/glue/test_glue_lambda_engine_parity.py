@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from lambda_parity_rows import GENERATORS, KINDS_CONTRACT
+from lambda_parity_rows import GENERATORS, KEYED_CONTRACT, KINDS_CONTRACT
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -40,6 +40,8 @@ SOURCE_KEY = "incoming/{dataset}/parity.csv"
 def _contract(dataset: str) -> Contract:
     if dataset == "parity_kinds":
         return parse_contract(load_contract_text(KINDS_CONTRACT), "parity_kinds")
+    if dataset == "parity_keyed":
+        return parse_contract(load_contract_text(KEYED_CONTRACT), "parity_keyed")
     found = CONTRACTS.get(dataset)
     assert found is not None
     return found
@@ -137,7 +139,7 @@ def test_eligible_shipped_contracts_have_row_generators():
     assert not missing, f"add a row generator to tests/glue/lambda_parity_rows.py for {missing}"
 
 
-@pytest.mark.parametrize("dataset", [*ELIGIBLE, "parity_kinds"])
+@pytest.mark.parametrize("dataset", [*ELIGIBLE, "parity_kinds", "parity_keyed"])
 def test_engines_write_identical_rows_schema_and_manifest(
     spark: SparkSession, transform: ModuleType, tmp_path: Path, dataset: str
 ):

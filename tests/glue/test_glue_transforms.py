@@ -14,6 +14,7 @@ from sluice_lib.errors import StagingSchemaError
 from sluice_transform.conform import (
     cast_to_contract,
     check_staging_schema,
+    conform_staging,
     dedupe_by_key,
     normalise_column_names,
     trim_strings,
@@ -299,3 +300,20 @@ def test_build_curated_filter_applies_after_dedupe_and_columns_are_ordered(spark
     assert [
         Row(**r.asDict()) for r in out.select("order_id", "state", "open", "year", "month").collect()
     ] == [Row(order_id="o2", state="open", open=True, year=2025, month=2)]
+
+
+def test_conform_staging_primary_key_without_dedupe_rule_keeps_the_later_line(spark: SparkSession):
+    df = spark.createDataFrame(
+        [(1, "Ann", "Oslo"), (1, "Ann2", "Bergen"), (2, "Bo", "Oslo")], "id int, name string, city string"
+    )
+    keyed = {
+        "schema": {
+            "fields": [{"name": "id", "type": "integer"}, {"name": "name"}, {"name": "city"}],
+            "primaryKey": ["id"],
+        },
+        "pipeline": {},
+    }
+    unkeyed = {"schema": {"fields": keyed["schema"]["fields"]}, "pipeline": {}}
+
+    assert rows(conform_staging(df.coalesce(1), keyed)) == [(1, "Ann2", "Bergen"), (2, "Bo", "Oslo")]
+    assert len(rows(conform_staging(df.coalesce(1), unkeyed))) == 3  # no key: append-only, nothing dropped

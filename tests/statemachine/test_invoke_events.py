@@ -33,6 +33,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "validate_offers": ("ValidateFunction", None),
     "validate_s3_notification": ("ValidateFunction", None),
     "register_partition": ("RegisterPartitionFunction", "StagingTableMissingError"),
+    "take_lease": ("TakeLeaseFunction", None),
     "transform_in_lambda": ("TransformInLambdaFunction", "StagingNotFoundError"),
     "load": ("LoadFunction", "LedgerConflictError"),
     "load_serving_batch": ("LoadServingBatchFunction", "LedgerConflictError"),
@@ -52,7 +53,9 @@ RUN_EXECUTION = "3f1c2b9e-7d4a-4e2f-9b1c-5a6d7e8f9012"
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     csv = tmp_path_factory.mktemp("uploads") / "offers.csv"
     csv.write_text(OFFERS_CSV, encoding="utf-8")
-    with Emulator() as emulator:
+    with Emulator(
+        iam=False
+    ) as emulator:  # as `sluice invoke`: the caller's credentials (events name sluice-raw-local)
         put_objects(
             emulator,
             [

@@ -86,6 +86,7 @@ def test_stack_functions_carry_the_template_environment(emu: Emulator) -> None:
         "ValidateChunkFunction",
         "MergeChunksFunction",
         "RegisterPartitionFunction",
+        "TakeLeaseFunction",
         "TransformInLambdaFunction",
         "LoadFunction",
         "LoadServingBatchFunction",

@@ -46,6 +46,8 @@ ENV = {
     "GLUE_DATABASE": SETTINGS.glue_database,
     "TOPIC_ARN": SETTINGS.topic_arn,
     "CONTRACTS_DIR": str(SETTINGS.contracts_dir),
+    "CURATED_VERSION_RETENTION_DAYS": "7",
+    "MERGE_LEASE_SECONDS": "600",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "sluice",
     "POWERTOOLS_SERVICE_NAME": "sluice",

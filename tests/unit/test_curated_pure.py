@@ -19,24 +19,27 @@ class Block(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, Block())
-import sluice_lib.curated, sluice_lib.errors
+import sluice_lib.curated, sluice_lib.errors, sluice_lib.merge, sluice_lib.catalog_files
 print(sorted(m for m in sys.modules if m.startswith("sluice_lib")))
 """
 
 
-def test_curated_and_errors_import_with_spark_boto3_pydantic_and_yaml_blocked():
+def test_shipped_modules_import_with_spark_boto3_pydantic_and_yaml_blocked():
     done = subprocess.run(
         [sys.executable, "-c", IMPORT_WITH_BLOCKED], capture_output=True, text=True, timeout=60
     )
 
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['sluice_lib', 'sluice_lib.curated', 'sluice_lib.errors']"
+    assert done.stdout.strip() == (
+        "['sluice_lib', 'sluice_lib.catalog_files', 'sluice_lib.curated', 'sluice_lib.errors', 'sluice_lib.merge']"
+    )
 
 
 def test_blocking_finder_rejects_a_blocked_import():
     """The check above would pass vacuously if the finder blocked nothing."""
     script = IMPORT_WITH_BLOCKED.replace(
-        "import sluice_lib.curated, sluice_lib.errors", "import sluice_lib.models"
+        "import sluice_lib.curated, sluice_lib.errors, sluice_lib.merge, sluice_lib.catalog_files",
+        "import sluice_lib.models",
     )
 
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)

@@ -24,8 +24,10 @@ def test_build_holds_the_job_package_and_only_the_pure_sluice_lib_modules():
 
     assert names == [
         "sluice_lib/__init__.py",
+        "sluice_lib/catalog_files.py",
         "sluice_lib/curated.py",
         "sluice_lib/errors.py",
+        "sluice_lib/merge.py",
         "sluice_transform/__init__.py",
         "sluice_transform/arguments.py",
         "sluice_transform/conform.py",
@@ -34,6 +36,7 @@ def test_build_holds_the_job_package_and_only_the_pure_sluice_lib_modules():
         "sluice_transform/job.py",
         "sluice_transform/lineage.py",
         "sluice_transform/locations.py",
+        "sluice_transform/merge.py",
         "sluice_transform/steps.py",
     ]
 

@@ -169,6 +169,7 @@ def test_load_publishes_files_named_by_ingest_id_and_returns_counts(aws: Aws):
         "serving_plan": None,
         "serving_batches": 0,
         "fanned_out": False,
+        "merge": None,
     }
     body = aws.s3.get_object(Bucket=LAKE, Key=EXPECTED_CURATED[2])["Body"].read()
     assert pq.read_table(io.BytesIO(body)).column("offer_id").to_pylist() == ["000000000004"]
@@ -318,6 +319,7 @@ def test_load_handler_with_sample_event_returns_load_output(aws: Aws):
         "serving_plan": None,
         "serving_batches": 0,
         "fanned_out": False,
+        "merge": None,
     }
 
 

@@ -53,14 +53,16 @@ def test_validate_first_signups_upload_has_no_earlier_rows_to_read(world: Valida
     assert out.references_json == "{}"
 
 
-def test_validate_later_signups_upload_reads_its_own_curated_table_for_the_gold_table(
+def test_validate_later_signups_upload_leaves_its_own_keyed_table_to_the_catalog(
     world: ValidateWorld,
 ) -> None:
+    """signups has a primaryKey: the job merges into, and computes gold from, the partitions the catalog
+    names (docs/merge.md), never the table's root, which also holds superseded versions."""
     register_curated_table(world, "signups")
 
     out = world.validate(world.put("signups.csv", SIGNUPS, "signups"))
 
-    assert json.loads(out.references_json) == {"signups": f"{LAKE}/curated/signups/"}
+    assert json.loads(out.references_json) == {}
 
 
 def test_validate_dataset_without_joins_or_aggregates_reads_no_other_table(world: ValidateWorld) -> None:

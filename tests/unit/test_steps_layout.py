@@ -79,6 +79,7 @@ def test_every_lambda_state_of_the_asl_and_the_failure_handler_are_known() -> No
         "ValidateChunk": "ValidateChunkFunction",
         "MergeChunks": "MergeChunksFunction",
         "RegisterPartition": "RegisterPartitionFunction",
+        "TakeLease": "TakeLeaseFunction",
         "TransformInLambda": "TransformInLambdaFunction",
         "Load": "LoadFunction",
         "LoadServingBatch": "LoadServingBatchFunction",

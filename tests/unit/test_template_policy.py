@@ -132,7 +132,7 @@ def test_translated_template_roles_carry_only_allow_listed_managed_policies(cfn:
 
 def test_template_functions_use_their_own_roles_not_sam_policies(sam: dict[str, Any]) -> None:
     functions = {k: v for k, v in sam["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
-    assert len(functions) == 12
+    assert len(functions) == 13
     for name, function in functions.items():
         props = function["Properties"]
         # With Role set, SAM ignores Policies silently: a statement added there would never apply.

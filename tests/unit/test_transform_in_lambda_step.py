@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -145,7 +146,20 @@ lineage = Lineage("i", "k", datetime(2026, 1, 1, tzinfo=timezone.utc))
 manifest = transform_folder(Path({str(staging)!r}), Path({str(tmp_path / "out")!r}), contract, run_id="r", lineage=lineage)
 print(manifest["rows_written"], manifest["files"])
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    # The handler reads the template's environment at import (Settings.from_env), as in the function.
+    names = (
+        "RAW_BUCKET",
+        "LAKE_BUCKET",
+        "BAD_RECORDS_QUEUE_URL",
+        "RUNS_TABLE",
+        "SERVING_TABLE",
+        "GLUE_DATABASE",
+        "TOPIC_ARN",
+    )
+    env = {**os.environ, **dict.fromkeys(names, "x"), "CONTRACTS_DIR": str(ROOT / "contracts")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1 ['year=2026/month=3/part-00000.snappy.parquet']"
 
@@ -193,10 +207,11 @@ def test_contracts_check_says_which_engines_each_contract_can_use():
         assert line in result.output.splitlines()
 
 
-def test_asl_routes_to_either_transform_and_both_leave_load_the_same_transform_result():
+def test_asl_takes_the_lease_then_routes_to_either_transform_and_both_leave_load_the_same_transform_result():
     states = json.loads((ROOT / "statemachine" / "pipeline.asl.json").read_text(encoding="utf-8"))["States"]
     success = next(c for c in states["CrawlFinished?"]["Choices"] if "And" in c)
-    assert states["RegisterPartition"]["Next"] == success["Next"] == "TransformEngine?"
+    assert states["RegisterPartition"]["Next"] == success["Next"] == "TakeLease"
+    assert states["TakeLease"]["Next"] == "TransformEngine?"
     choice = states["TransformEngine?"]
     assert choice["Default"] == "Transform"
     (rule,) = choice["Choices"]

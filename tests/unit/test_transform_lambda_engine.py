@@ -274,3 +274,33 @@ def test_transform_folder_without_staging_files_raises_staging_not_found(tmp_pat
     (staging / "_SUCCESS").write_text("")
     with pytest.raises(StagingNotFoundError):
         transform_folder(staging, tmp_path / "out", _contract("offers"), run_id="r", lineage=LINEAGE)
+
+
+def test_transform_folder_primary_key_without_dedupe_rule_keeps_later_line_and_counts_the_dropped(
+    tmp_path: Path,
+):
+    staging = tmp_path / "staging" / "ingest_id=ing1"
+    staging.mkdir(parents=True)
+    pq.write_table(
+        pa.table(
+            {
+                "id": pa.array([1, 1, 2], pa.int64()),
+                "name": ["Ann", "Ann2", "Bo"],
+                "city": ["Oslo", "Bergen", "Oslo"],
+            }
+        ),
+        staging / "part-00000.parquet",
+    )
+    contract = _inline(
+        "dataset: inline\nschema:\n  fields: [{name: id, type: integer}, {name: name}, {name: city}]\n"
+        "  primaryKey: [id]\n"
+    )
+
+    manifest = transform_folder(staging, tmp_path / "out", contract, run_id="r", lineage=LINEAGE)
+
+    assert (manifest["rows_read"], manifest["rows_deduped"], manifest["rows_written"]) == (3, 1, 2)
+    table = pq.read_table(tmp_path / "out" / "data" / manifest["files"][0]).sort_by("id")
+    assert table.select(["id", "name", "city"]).to_pylist() == [
+        {"id": 1, "name": "Ann2", "city": "Bergen"},
+        {"id": 2, "name": "Bo", "city": "Oslo"},
+    ]

@@ -182,3 +182,8 @@ class ReferenceSchemaError(SluiceError):
 
 class AggregateError(SluiceError):
     """An aggregate's SQL fails, or its result lacks the partition or serving columns the contract names."""
+
+
+class DatasetBusyError(SluiceError):
+    """Another execution holds the dataset's merge lease (sluice_lib.lease); the state machine retries with
+    backoff and jitter until it is released or expires."""

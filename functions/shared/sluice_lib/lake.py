@@ -64,6 +64,8 @@ class Manifest(BaseModel):
     files: list[str]
     columns: list[Column]
     partition_keys: list[Column] = []
+    # A keyed table's merge (sluice_lib.merge.merge_section): counts and the partitions replaced, emptied, added.
+    merge: dict[str, Any] | None = None
 
 
 def folder(uri: str) -> str:

@@ -306,6 +306,22 @@ class RegisterPartitionOutput(_Model):
     partition: str
 
 
+# --- TakeLease ---------------------------------------------------------------------------------------------
+
+
+class TakeLeaseInput(_Model):
+    run: ValidateOutput
+
+
+class TakeLeaseOutput(_Model):
+    """`held`: the execution holds the dataset's merge lease until `expires_at` (epoch seconds); False for a
+    contract without a `primaryKey` (append-only: nothing to serialise)."""
+
+    dataset: str
+    held: bool
+    expires_at: float | None = None
+
+
 # --- Transform (glue:startJobRun.sync) and TransformInLambda -------------------------------------------------
 
 
@@ -346,6 +362,17 @@ class LoadInput(_Model):
     fan_out_rows: int | None = Field(default=None, ge=1)
 
 
+class MergeCounts(_Model):
+    """What merging a run into a keyed curated table did (sluice_lib.merge.merge_section)."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    replaced: list[str] = []
+    emptied: list[str] = []
+    added: list[str] = []
+
+
 class LoadOutput(_Model):
     curated_uri: str
     files: int
@@ -356,6 +383,9 @@ class LoadOutput(_Model):
     serving_plan: S3Location | None = None
     serving_batches: int = 0  # the Map's items
     fanned_out: bool = False
+    # A keyed table's merge: inserted, updated, unchanged (rows of this run) and replaced, emptied, added
+    # (partitions); None for an append-only table.
+    merge: MergeCounts | None = None
 
 
 class ServingSlice(_Model):

@@ -30,7 +30,8 @@ def reference_locations(contract: Contract, *, glue: Any, database: str) -> dict
     """`{dataset: location}` of the curated tables the contract's transform reads (the job's --references).
 
     A joined dataset without a curated table raises ReferenceDatasetMissingError (load it first, then
-    redrive); the dataset's own table is left out until its first run has published it.
+    redrive); the dataset's own table is left out until its first run has published it, and always for a
+    contract with a `primaryKey`, whose transform reads its current partitions through the catalog.
     """
     locations: dict[str, str] = {}
     for name in contract.references():
@@ -41,7 +42,8 @@ def reference_locations(contract: Contract, *, glue: Any, database: str) -> dict
                 f"upload a {name} file first, then redrive this execution"
             )
         locations[name] = location
-    if contract.pipeline.aggregates:
+    if contract.pipeline.aggregates and not contract.primary_key:
+        # (a keyed table's earlier rows come from the catalog's partitions, read by the job: docs/merge.md)
         own = table_location(glue, database, contract.dataset)
         if own is not None:
             locations[contract.dataset] = own

@@ -212,7 +212,9 @@ def run_invoke(
     env_vars = read_env_vars(env_vars_path, logical_id)
     to_put = parse_objects(objects or [])
     err.print(f"provisioning template.sam.yaml in the emulation, then invoking {logical_id}", markup=False)
-    with contextlib.redirect_stdout(sys.stderr), Emulator(contracts=contracts) as emu:
+    # As `sam local invoke`, the handler calls with the caller's credentials, not its role: an event may name
+    # any bucket (events/*.json name sluice-raw-local). `sluice run` and `sluice up` enforce the roles.
+    with contextlib.redirect_stdout(sys.stderr), Emulator(contracts=contracts, iam=False) as emu:
         changed = match_event(event, put_objects(emu, to_put))
         if changed:
             err.print(f"event: size and etag of {', '.join(changed)} set to the object put", markup=False)

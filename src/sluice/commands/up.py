@@ -87,10 +87,14 @@ def _banner(emu: Any, url: str, logs: Path, seconds: float) -> list[str]:
     ]
 
 
-def serve(port: int, logs: Path, time_scale: float, out: IO[str], contracts: Path | None = None) -> int:
+def serve(
+    port: int, logs: Path, time_scale: float, out: IO[str], contracts: Path | None = None, iam: bool = True
+) -> int:
     """Binds 127.0.0.1:port, provisions the stack, serves until SIGINT or SIGTERM; returns the exit code.
 
-    `contracts`: the folder the handlers read contracts from (default: the checkout's `contracts/`)."""
+    `contracts`: the folder the handlers read contracts from (default: the checkout's `contracts/`).
+    `iam`: each step calls as its template role, judged by its policies; the per-role report is written to
+    `logs/iam.json` when the endpoint stops (sluice.local.iam)."""
     # imported on use: `sluice --help` and the light commands do not load moto, numpy or Spark's helpers
     from sluice.local.emulator import Emulator
     from sluice.local.server import LocalEndpoint, PortInUseError
@@ -117,7 +121,9 @@ def serve(port: int, logs: Path, time_scale: float, out: IO[str], contracts: Pat
     say(f"sluice up: provisioning template.sam.yaml behind {endpoint.url} ...")
     started = time.perf_counter()
     try:
-        with Emulator(time_scale=time_scale, log_file=logs / "lambda.log", contracts=contracts) as emu:
+        with Emulator(
+            time_scale=time_scale, log_file=logs / "lambda.log", contracts=contracts, iam=iam
+        ) as emu:
             if stop.is_set():
                 return 0
             endpoint.serve()
@@ -136,6 +142,10 @@ def serve(port: int, logs: Path, time_scale: float, out: IO[str], contracts: Pat
             dropped = f" ({len(watcher.running)} running executions end with it)" if watcher.running else ""
             say(f"sluice up: stopping{dropped}")
             endpoint.stop()
+            if emu.iam is not None:
+                from sluice.local.iam import report  # moto is loaded by now
+
+                say(f"sluice up: IAM report of the roles' calls in {report.write(emu.iam, logs)}")
     finally:
         endpoint.stop()
         for sig, handler in saved.items():
@@ -158,6 +168,10 @@ def register(app: typer.Typer) -> None:
             typer.Option("--time-scale", min=0.0, help="Factor on the ASL's Wait and Retry intervals."),
         ] = 0.001,
         contracts: Annotated[Path | None, CONTRACTS_OPTION] = None,
+        no_iam: Annotated[
+            bool,
+            typer.Option("--no-iam", help="Do not run each step as its template role (no IAM evaluation)."),
+        ] = False,
     ) -> None:
         """Serve the stack as a local AWS endpoint on 127.0.0.1 until Ctrl-C (or SIGTERM).
 
@@ -174,7 +188,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         out = _text_stdout()
         try:
-            code = serve(port, logs, time_scale, out, store.root)
+            code = serve(port, logs, time_scale, out, store.root, iam=not no_iam)
         finally:
             out.close()
         # The emulation leaves a large heap; the collections run while the interpreter shuts down cost ~3 s.

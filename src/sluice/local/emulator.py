@@ -15,6 +15,7 @@ from moto import mock_aws
 from moto.sns.models import sns_backends
 
 from sluice.local import events, glue, lambdas, moto_fixes
+from sluice.local.iam.enforce import Enforcer, Identity
 from sluice.local.stack import ACCOUNT, REGION, Stack, provision
 from sluice.local.template import SamApp
 from sluice.paths import repo_root
@@ -46,6 +47,8 @@ class Emulator:
     `contracts` is the folder the handlers read contracts from (default: the checkout's `contracts/`).
     Retry and Wait intervals of the ASL are real sleeps; `time_scale` shrinks them (the ASL keeps its
     production intervals). Lambda log lines (stdout) go to `log_file` while the emulator runs.
+    `iam`: each function, the Glue job and the crawler call as their template role, and each call is
+    evaluated against that role's policies (sluice.local.iam); False: every call is the account's own.
     """
 
     def __init__(
@@ -55,12 +58,17 @@ class Emulator:
         log_file: Path | None = None,
         parameters: dict[str, str] | None = None,
         contracts: Path | None = None,
+        iam: bool = True,
+        template: SamApp | None = None,
     ) -> None:
         self.root = root or repo_root()
+        # The template to provision: root's template.sam.yaml unless a test hands a changed one.
+        self.template = template
         self.contracts = contracts or self.root / "contracts"  # the handlers' CONTRACTS_DIR (--contracts)
         self.parameters = parameters  # template parameter overrides, as `sam deploy --parameter-overrides`
         self.time_scale = time_scale
         self.log_file = log_file
+        self.iam: Enforcer | None = Enforcer(ACCOUNT, REGION) if iam else None
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self._saved_fd: int | None = None
@@ -90,11 +98,26 @@ class Emulator:
         try:
             moto_fixes.apply()
             moto_fixes.set_time_scale(self.time_scale)
-            self.stack = provision(SamApp.load(self.root / "template.sam.yaml"), self.parameters)
-            self.lambdas = lambdas.LambdaRuntime(self.stack, self.contracts)
+            app = self.template or SamApp.load(self.root / "template.sam.yaml")
+            self.stack = provision(app, self.parameters)
+            enforcer = self.iam
+            self.lambdas = lambdas.LambdaRuntime(
+                self.stack,
+                self.contracts,
+                role_env=None
+                if enforcer is None
+                else lambda fn: enforcer.identity(fn.logical_id, fn.role_arn).env(),
+            )
             lambdas.install(self.lambdas)
             jvm_log = self.log_file.with_name("spark.log") if self.log_file is not None else None
-            self.glue = glue.LocalGlue(self.stack, time_scale=self.time_scale, jvm_log=jvm_log)
+            self.glue = glue.LocalGlue(
+                self.stack,
+                time_scale=self.time_scale,
+                jvm_log=jvm_log,
+                role_session=None if enforcer is None else self._glue_session,
+            )
+            if enforcer is not None:
+                enforcer.install(workflow=self._workflow_identity(enforcer))
             glue.install(self.glue)
             self.bus = events.EventBus(self.lambdas)
             events.install(self.bus)
@@ -103,6 +126,19 @@ class Emulator:
             self.__exit__(*sys.exc_info())
             raise
         return self
+
+    def _workflow_identity(self, enforcer: Enforcer) -> Identity:
+        """The state machine's role session: its service integrations call as it."""
+        sfn = self.client("stepfunctions")
+        role = sfn.describe_state_machine(stateMachineArn=self.stack.state_machine_arn)["roleArn"]
+        logical = next(k for k, v in self.stack.physical.items() if v == self.stack.state_machine_arn)
+        return enforcer.identity(logical, role)
+
+    def _glue_session(self, name: str, role_arn: str) -> boto3.Session:
+        """The role session of the Glue job or crawler `name`, named for its logical id in the template."""
+        assert self.iam is not None
+        logical = next((k for k, v in self.stack.physical.items() if v == name), name)
+        return self.iam.identity(logical, role_arn).session(REGION)
 
     def _route_moto_logs(self) -> None:
         """moto's interpreter logs every caught task failure at ERROR: keep that in the log, off stderr."""
@@ -140,6 +176,8 @@ class Emulator:
                 self.bus.drain(timeout=60)
         for module in (events, glue, lambdas):
             module.uninstall()
+        if self.iam is not None:
+            self.iam.uninstall()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

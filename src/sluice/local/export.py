@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from sluice_lib.catalog_files import current_locations, files_at
+
 if TYPE_CHECKING:
     from sluice.local.emulator import Emulator
 
-# (folder in --out, bucket attribute of the stack, key prefix)
+# (folder in --out, bucket attribute of the stack, key prefix); `curated` is exported from the catalog
 _S3_EXPORTS = (
-    ("curated", "lake_bucket", "curated/"),
     ("quality", "lake_bucket", "quality/"),
     ("quarantine", "raw_bucket", "quarantine/"),
     ("archive", "raw_bucket", "archive/"),
@@ -61,6 +62,27 @@ def _download(s3: Any, bucket: str, prefix: str, dest: Path) -> None:
             s3.download_file(bucket, obj["Key"], str(target))
 
 
+def export_curated(s3: Any, glue: Any, database: str, lake_bucket: str, dest: Path) -> list[str]:
+    """The curated and gold tables as the catalog presents them: each partition's current files under
+    `dest/<table>/<partition>/` (a keyed table's superseded versions left out, docs/merge.md); returns the
+    files' paths relative to `dest`."""
+    root = f"s3://{lake_bucket}/curated/"
+    written = []
+    for page in glue.get_paginator("get_tables").paginate(DatabaseName=database):
+        for table in page["TableList"]:
+            if not table.get("StorageDescriptor", {}).get("Location", "").startswith(root):
+                continue
+            for partition, location in sorted(current_locations(glue, database, table["Name"]).items()):
+                for uri in files_at(s3, location):
+                    bucket, key = uri[len("s3://") :].split("/", 1)
+                    relative = "/".join(p for p in (table["Name"], partition, key.rsplit("/", 1)[-1]) if p)
+                    target = dest / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    s3.download_file(bucket, key, str(target))
+                    written.append(relative)
+    return sorted(written)
+
+
 def _write_jsonl(path: Path, rows: list[Any]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
@@ -91,6 +113,12 @@ def export_outputs(emu: Emulator, out_dir: Path) -> dict[str, str]:
     """Writes the run's results under out_dir and returns their paths (the summary's `outputs`)."""
     s3 = emu.client("s3")
     outputs: dict[str, str] = {}
+    curated = out_dir / "curated"
+    if curated.exists():
+        shutil.rmtree(curated)
+    curated.mkdir(parents=True)
+    export_curated(s3, emu.client("glue"), emu.stack.glue_database, emu.stack.lake_bucket, curated)
+    outputs["curated"] = str(curated)
     for folder, bucket_attr, prefix in _S3_EXPORTS:
         dest = out_dir / folder
         if dest.exists():

@@ -134,6 +134,9 @@ class LocalGlue:
     # Called with (job name, run id) as a run starts; an exception it raises fails the run (sluice.local.faults).
     run_fault_hook: Callable[[str, str], None] | None = None
     jvm_log: Path | None = None
+    # The role session a job or crawler acts as (component name, role ARN) -> boto3 Session; None: the
+    # emulator's own identity (no IAM enforcement, sluice.local.iam).
+    role_session: Callable[[str, str], boto3.Session] | None = None
     _scripts: dict[tuple[Path, tuple[str, ...]], ModuleType] = field(default_factory=dict)
     _libraries: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sluice-glue-lib-")))
 
@@ -155,6 +158,12 @@ class LocalGlue:
             finally:
                 os.dup2(saved, 2)
                 os.close(saved)
+
+    def _session(self, component: str, role_arn: str) -> boto3.Session:
+        """The boto3 session of the job or crawler: its template role's when IAM is enforced."""
+        if self.role_session is None:
+            return boto3.Session(region_name=REGION)
+        return self.role_session(component, role_arn)
 
     # ------------------------------------------------------------------ jobs
     def _fetch_libraries(self, s3: Any, arguments: dict[str, str]) -> list[Path]:
@@ -191,7 +200,9 @@ class LocalGlue:
         job_run = glue_backends[ACCOUNT][REGION].get_job_run(job_name, run_id)
         started = time.perf_counter()
         state, error = "SUCCEEDED", None
-        s3 = boto3.client("s3", region_name=REGION)
+        # Glue stages the script's library and Spark reads and writes S3 as the job's role.
+        session = self._session(job_name, glue_backends[ACCOUNT][REGION].get_job(job_name).role)
+        s3 = session.client("s3")
         work = Path(tempfile.mkdtemp(prefix="sluice-glue-"))
         try:
             if self.run_fault_hook is not None:
@@ -222,8 +233,11 @@ class LocalGlue:
                 script.main(
                     argv,
                     s3_client=s3,
-                    glue_client=boto3.client("glue", region_name=REGION),
-                    stage=lambda uri: stage_inputs(s3, uri, work / "inputs" / "catalog"),
+                    glue_client=session.client("glue"),
+                    # one folder per location: the staging partition, each current version of a merged table
+                    stage=lambda uri: stage_inputs(
+                        s3, uri, work / "inputs" / "catalog" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+                    ),
                 )
                 if output_uri.startswith("s3://") and output_dir.exists():
                     upload_tree(s3, output_dir, output_uri)
@@ -245,8 +259,9 @@ class LocalGlue:
         crawl = crawler.crawls[-1]
         started = time.perf_counter()
         try:
-            glue = boto3.client("glue", region_name=REGION)
-            s3 = boto3.client("s3", region_name=REGION)
+            session = self._session(crawler_name, crawler.role)
+            glue = session.client("glue")
+            s3 = session.client("s3")
             for target in crawler.targets.get("S3Targets", []):
                 self._crawl_target(glue, s3, crawler, target["Path"])
             # A real crawl takes about a minute; keep a scaled pause so concurrent starts see RUNNING.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
 import sys
 import threading
 import time
@@ -17,9 +18,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from sluice.local import environ
+from sluice.local import environ, sessions
 from sluice.local.stack import LocalFunction, Stack
 
 # Set for every local invocation: no X-Ray daemon and no metrics backend here, and contracts come
@@ -79,8 +81,16 @@ class LambdaRuntime:
     process's stdout, which the emulator points at a log file.
     """
 
-    def __init__(self, stack: Stack, contracts_dir: Path) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        contracts_dir: Path,
+        role_env: Callable[[LocalFunction], dict[str, str]] | None = None,
+    ) -> None:
         self.stack = stack
+        # The credentials of the function's role session (sluice.local.iam), as the Lambda runtime sets them;
+        # None: every function calls as the emulator's own identity.
+        self.role_env = role_env
         self.contracts_dir = contracts_dir
         self.modules: dict[str, ModuleType] = {}
         self.lock = threading.RLock()
@@ -98,6 +108,9 @@ class LambdaRuntime:
         """The function's environment as the template sets it, over the process's, for this call only."""
         env = {**fn.environment, **_LOCAL_ENV, "CONTRACTS_DIR": str(self.contracts_dir)}
         env["AWS_LAMBDA_FUNCTION_NAME"] = fn.name
+        if self.role_env is not None:
+            env.update(self.role_env(fn))
+        _session_per_credentials()
         return environ.overlay(env)
 
     def _handler(self, fn: LocalFunction) -> Callable[[Any, Any], Any]:
@@ -146,12 +159,37 @@ class LambdaRuntime:
         return result, error_type
 
 
+_sessions: dict[tuple[str | None, str | None], boto3.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def _session_per_credentials() -> None:
+    """`boto3.client()` uses one default session, and botocore caches the first credentials it resolves for
+    a session: every function would call as whichever made the first client. On Lambda each function's process
+    resolves its own role's credentials; here `boto3.client()` gets a default session per credentials in the
+    (overlaid) environment, so a function's clients carry its role session (installed once)."""
+    if getattr(boto3, "_sluice_session_per_credentials", False):
+        return
+
+    def default_session() -> boto3.Session:
+        key = (os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SESSION_TOKEN"))
+        with _sessions_lock:
+            if key not in _sessions:
+                _sessions[key] = sessions.session()
+            return _sessions[key]
+
+    boto3._get_default_session = default_session
+    boto3._sluice_session_per_credentials = True
+
+
 _active: list[LambdaRuntime] = []
 _patched: list[bool] = []
 
 
 def uninstall() -> None:
     _active.clear()
+    with _sessions_lock:
+        _sessions.clear()
 
 
 def install(runtime: LambdaRuntime) -> None:

@@ -15,6 +15,7 @@ from sluice.local import activity
 from sluice.local.emulator import Emulator
 from sluice.local.export import export_outputs, read_queue
 from sluice.local.faults import FaultInjector, FaultSpec, injected
+from sluice.local.iam import report as iam_report
 from sluice.local.redrive import NotRedrivableError, plan
 from sluice.local.redrive import redrive as redrive_execution
 from sluice.text import counted
@@ -104,10 +105,26 @@ class ExecutionResult:
             "blank": (self.validated or {}).get("blank_lines"),
             "valid": counts.get("rows_valid"),
             "rejected": counts.get("rows_rejected"),
-            "curated": (self.manifest or {}).get("rows_written"),
+            "curated": self._curated_rows(),
             "deduped": (self.manifest or {}).get("rows_deduped"),
             "loaded": (self.loaded or {}).get("rows_loaded"),
         }
+
+    def _curated_rows(self) -> int | None:
+        """The run's rows after dedupe: what the transform wrote, or, for a merge (which writes whole partitions),
+        the run's rows whichever version won."""
+        merge = self.merge()
+        if merge is not None:
+            return sum(merge.values())
+        return (self.manifest or {}).get("rows_written")
+
+    def merge(self) -> dict[str, int] | None:
+        """A keyed table's merge of this run: `inserted` (keys new to the table), `updated` (the run's row won
+        and differs), `unchanged` (the rest); None for an append-only table or a run that wrote nothing."""
+        section = (self.manifest or {}).get("merge")
+        if not section:
+            return None
+        return {k: section.get(k) for k in ("inserted", "updated", "unchanged")}
 
     def quality(self) -> list[dict[str, Any]]:
         """The run's quality results: `rule`, `severity`, `passed`, `value` per rule of the contract."""
@@ -122,6 +139,7 @@ class ExecutionResult:
             "source_key": self.source_key,
             "seconds": round(self.seconds, 3),
             "rows": self.rows(),
+            "merge": self.merge(),
             "engine": self.engine,
             "engine_reason": (self.validated or {}).get("transform_engine_reason"),
             "chunks": (self.validated or {}).get(
@@ -488,6 +506,7 @@ def run_files(
     redrive: bool = False,
     parameters: dict[str, str] | None = None,
     contracts: Path | None = None,
+    iam: bool = True,
 ) -> dict[str, Any]:
     """Provisions the stack, runs every input in order, exports what the runs produced.
 
@@ -497,6 +516,8 @@ def run_files(
     `redrive`: redrive each failed execution from the state that failed (sluice.local.redrive).
     `parameters`: template parameter overrides, as `sam deploy --parameter-overrides` (sluice.local.parameters).
     `contracts`: the contracts folder the handlers read (default: the checkout's `contracts/`).
+    `iam`: every call runs as its component's template role and is evaluated against its policies; the per-role
+    report goes to `out_dir/iam.json` (sluice.local.iam). False: no enforcement, no report.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     log_file = out_dir / "logs" / "lambda.log"
@@ -504,7 +525,12 @@ def run_files(
         log_file.unlink()
     t0 = time.perf_counter()
     with Emulator(
-        root=root, time_scale=time_scale, log_file=log_file, parameters=parameters, contracts=contracts
+        root=root,
+        time_scale=time_scale,
+        log_file=log_file,
+        parameters=parameters,
+        contracts=contracts,
+        iam=iam,
     ) as emu:
         progress(f"stack provisioned from template.sam.yaml in {time.perf_counter() - t0:.2f}s")
         with injected(emu, faults or []) as injector:
@@ -513,6 +539,7 @@ def run_files(
             )
             results = runner.run(inputs)
         outputs = export_outputs(emu, out_dir)
+        iam_summary = None if emu.iam is None else iam_report.summary(emu.iam, out_dir)
     statuses = {r.status for r in results}
     overall = (
         "SUCCEEDED"
@@ -526,4 +553,5 @@ def run_files(
         "executions": [r.to_json() for r in results],
         "outputs": outputs,
         "faults": [] if injector is None else injector.summary(),
+        "iam": iam_summary,
     }

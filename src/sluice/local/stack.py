@@ -36,7 +36,6 @@ _OWN_TYPES = (
 # a second per hundred resources).
 _NO_LOCAL_EFFECT = (
     "AWS::CloudWatch::Alarm",
-    "AWS::S3::BucketPolicy",
     "AWS::SQS::QueuePolicy",
     "AWS::Lambda::EventInvokeConfig",
 )
@@ -52,6 +51,7 @@ class LocalFunction:
     environment: dict[str, str]
     timeout: int
     memory: int
+    role_arn: str = ""
 
 
 @dataclass
@@ -226,7 +226,7 @@ def _own_names(cfn: dict[str, Any], parameters: dict[str, str], own: dict[str, A
 
 def _for_moto(cfn: dict[str, Any]) -> dict[str, Any]:
     """The template without our own resources and those without local effect (moto would skip both)."""
-    skipped = (*_OWN_TYPES, *_NO_LOCAL_EFFECT)
+    skipped = (*_OWN_TYPES, *_NO_LOCAL_EFFECT, "AWS::S3::BucketPolicy")
     return {**cfn, "Resources": {k: v for k, v in cfn["Resources"].items() if v["Type"] not in skipped}}
 
 
@@ -355,7 +355,7 @@ def _provision_own(session: boto3.Session, stack: Stack, own: dict[str, Any], re
 
 def _complete_buckets(s3: Any, cfn: dict[str, Any], physical: dict[str, str], resolver: Resolver) -> None:
     """moto's CloudFormation creates buckets with their encryption only: add versioning, EventBridge
-    notifications and the public access block. (Lifecycle rules have no local effect.)"""
+    notifications, the public access block and the bucket policies. (Lifecycle rules have no local effect.)"""
     for logical, res in cfn["Resources"].items():
         if res["Type"] != "AWS::S3::Bucket":
             continue
@@ -374,6 +374,11 @@ def _complete_buckets(s3: Any, cfn: dict[str, Any], physical: dict[str, str], re
             s3.put_public_access_block(
                 Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
             )
+    # Bucket policies (moto's CloudFormation skips them), evaluated for the roles' calls (sluice.local.iam).
+    for res in cfn["Resources"].values():
+        if res["Type"] == "AWS::S3::BucketPolicy":
+            props = _strip_no_value(resolver.resolve(res["Properties"]))
+            s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"]))
 
 
 def _collect_functions(session: boto3.Session, stack: Stack, cfn: dict[str, Any]) -> None:
@@ -391,4 +396,5 @@ def _collect_functions(session: boto3.Session, stack: Stack, cfn: dict[str, Any]
             environment={k: str(v) for k, v in conf.get("Environment", {}).get("Variables", {}).items()},
             timeout=int(conf.get("Timeout", 3)),
             memory=int(conf.get("MemorySize", 128)),
+            role_arn=str(conf.get("Role", "")),
         )

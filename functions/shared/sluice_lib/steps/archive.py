@@ -4,10 +4,12 @@ NotifySuccess state publishes (built by sluice_lib.steps.notify_success)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sluice_lib.errors import InvalidEventError
+from sluice_lib.lease import release
 from sluice_lib.ledger import Ledger, now_iso
 from sluice_lib.models import (
     ArchiveInput,
@@ -20,11 +22,22 @@ from sluice_lib.models import (
 )
 from sluice_lib.notify import parse_time
 from sluice_lib.raw import head_or_none, move_version
+from sluice_lib.retention import remove_expired_versions
 from sluice_lib.steps.load import serving_result_key
 from sluice_lib.steps.notify_success import success_notification
 
 _ARCHIVE_STATUSES: tuple[RunStatus, ...] = ("RUNNING", "FAILED", "SUCCEEDED")
 RESULT_READERS = 16
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Where a keyed table's superseded versions are and how long they stay (CuratedVersionRetentionDays)."""
+
+    glue: Any
+    database: str
+    lake_bucket: str
+    days: float
 
 
 def archive_key(dataset: str, uploaded: datetime, file_name: str) -> str:
@@ -60,12 +73,20 @@ def serving_results(s3: Any, run: ValidateOutput, load: LoadOutput) -> list[Load
 
 
 def archive_run(
-    request: ArchiveInput, *, s3: Any, ledger: Ledger, raw_bucket: str, region: str
+    request: ArchiveInput,
+    *,
+    s3: Any,
+    ledger: Ledger,
+    raw_bucket: str,
+    region: str,
+    retention: Retention | None = None,
 ) -> ArchiveOutput:
     """Moves the source version to archive/ (a rerun finds it there, changes nothing) and records success.
 
     Acts only while the run's execution owns the ledger item (DuplicateExecutionError otherwise); a
-    retried Archive finds the item SUCCEEDED by itself and does the same again.
+    retried Archive finds the item SUCCEEDED by itself and does the same again. After a merge, the versions of
+    the partitions it changed that were superseded longer than `retention.days` ago are deleted
+    (sluice_lib.retention), then the dataset's merge lease is released.
     """
     run, load = request.run, request.load
     ledger.advance(run.source, run.execution_arn, "Archive", allowed=_ARCHIVE_STATUSES)
@@ -79,6 +100,15 @@ def archive_run(
         "rows_loaded": load.rows_loaded,
     }
     serving_items = load.serving_items + sum(b.serving_items for b in serving_results(s3, run, load))
+    if (
+        retention is not None and load.merge is not None
+    ):  # before the release: no other merge switches meanwhile
+        remove_expired_versions(
+            s3, retention.glue, database=retention.database, lake_bucket=retention.lake_bucket,
+            dataset=run.dataset, partitions=[*load.merge.replaced, *load.merge.emptied], days=retention.days,
+        )  # fmt: skip
+    # The dataset's merge lease (TakeLease), held through Load and its serving writes; a no-op when not held.
+    release(ledger.ddb, ledger.table, run.dataset, run.execution_arn)
     ledger.advance(
         run.source,
         run.execution_arn,

@@ -28,7 +28,8 @@ from sluice_lib.lake import (
     remove_stale_files,
 )
 from sluice_lib.ledger import Ledger, now_iso
-from sluice_lib.models import LoadInput, LoadOutput, S3Location, ServingBatch, ServingSlice
+from sluice_lib.merge_publish import merged_file_names, publish_merge, version_name, version_prefix
+from sluice_lib.models import LoadInput, LoadOutput, MergeCounts, S3Location, ServingBatch, ServingSlice
 from sluice_lib.raw import parse_s3_uri
 from sluice_lib.s3_range_file import S3RangeFile
 from sluice_lib.serving import serve_files
@@ -93,6 +94,21 @@ def file_rows(s3: Any, bucket: str, keys: list[str]) -> list[int]:
         return list(pool.map(rows, keys))
 
 
+def version_list(versions: dict[str, dict[str, str | None]] | None) -> list[dict[str, str]]:
+    """publish_merge's `previous`/`current` as the ledger keeps them: one entry per changed partition (`""`
+    location: none; `""` partition: an unpartitioned table)."""
+    if not versions:
+        return []
+    return [
+        {
+            "partition": p,
+            "previous": versions["previous"].get(p) or "",
+            "current": versions["current"].get(p) or "",
+        }
+        for p in sorted(versions["current"])
+    ]
+
+
 def serving_batches(
     keys: list[str], rows: list[int], *, rows_per_batch: int | None, files_per_batch: int | None
 ) -> Iterator[ServingBatch]:
@@ -144,7 +160,10 @@ def load_run(
 ) -> LoadOutput:
     """Publishes the run's output: curated files, catalog table and partitions, then serving items.
 
-    Acts only while the run's execution owns the ledger item (DuplicateExecutionError otherwise).
+    Acts only while the run's execution owns the ledger item (DuplicateExecutionError otherwise). A transform
+    output with a `merge` section (a keyed table, merged while the execution holds the dataset's lease) is
+    published as new partition versions and one catalog switch (sluice_lib.merge_publish); the ledger keeps its
+    counts and the previous and current locations of every partition it changed.
     Serving items are written after the curated publish, streamed from the files' row groups; when the
     output has more files than `request.fan_out_files` or more rows than `request.fan_out_rows`, they are
     left to the Distributed Map, each item at most `fan_out_rows` rows of at most `fan_out_files` files,
@@ -161,12 +180,30 @@ def load_run(
             f"{run.output_uri}{MANIFEST_NAME} describes run {manifest.run_id} of {manifest.dataset}, "
             f"not run {run.run_id} of {run.dataset}"
         )
-    plan = plan_files(manifest.files, run.dataset, run.ingest_id)
-    partitions = publish_curated(
-        s3, glue, request=request, manifest=manifest, plan=plan, lake_bucket=lake_bucket,
-        glue_database=glue_database,
-    )  # fmt: skip
+    merge = versions = None
+    if (
+        manifest.merge is not None
+    ):  # a keyed table: the merged partitions become new versions, then the switch
+        merge = MergeCounts.model_validate(manifest.merge)
+        version = version_name(run.started_at, run.run_id)
+        versions = publish_merge(
+            s3, glue, manifest=manifest, merge=manifest.merge, output_uri=run.output_uri,
+            lake_bucket=lake_bucket, database=glue_database, version=version, ingest_id=run.ingest_id,
+        )  # fmt: skip
+        plan = {
+            path: f"{version_prefix(run.dataset, partition_of(path), version)}{name}"
+            for path, name in merged_file_names(manifest, merge, run.ingest_id).items()
+        }
+        partitions = sorted({*merge.replaced, *merge.added} - {""})
+    else:
+        plan = plan_files(manifest.files, run.dataset, run.ingest_id)
+        partitions = publish_curated(
+            s3, glue, request=request, manifest=manifest, plan=plan, lake_bucket=lake_bucket,
+            glue_database=glue_database,
+        )  # fmt: skip
     curated_uri = f"s3://{lake_bucket}/{curated_prefix(run.dataset)}"
+    # A merge writes whole partitions; the run's own rows are what it loaded, whichever version won.
+    rows_loaded = manifest.rows_written if merge is None else merge.inserted + merge.updated + merge.unchanged
 
     serving = parse_contract(json.loads(run.contract_json), f"contract of run {run.run_id}").pipeline.serving
     serving_items = batches = 0
@@ -191,19 +228,25 @@ def load_run(
         run.source,
         run.execution_arn,
         "Load",
-        rows_loaded=manifest.rows_written,
+        rows_loaded=rows_loaded,
         curated_uri=curated_uri,
         serving_items=serving_items,
         serving_fanned_out=serving_plan is not None,
         loaded_at=now_iso(),
+        **(
+            {}
+            if merge is None
+            else {"merge": merge.model_dump(mode="json"), "versions": version_list(versions)}
+        ),
     )
     return LoadOutput(
         curated_uri=curated_uri,
         files=len(plan),
-        rows_loaded=manifest.rows_written,
+        rows_loaded=rows_loaded,
         partitions=partitions,
         serving_items=serving_items,
         serving_plan=serving_plan,
         serving_batches=batches,
         fanned_out=serving_plan is not None,
+        merge=merge,
     )

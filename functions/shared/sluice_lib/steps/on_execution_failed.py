@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sluice_lib.errors import REJECTION_ERRORS, InvalidEventError, error_code
+from sluice_lib.lease import release
 from sluice_lib.ledger import Ledger, ledger_key
 from sluice_lib.models import (
     ExecutionStatusChange,
@@ -137,6 +138,7 @@ def on_execution_failed(
     Events arrive at least once: the ledger item remembers the execution (and redrive) it notified for.
     A rejected file was recorded by RejectFile; any other failure marks the item FAILED with the state
     that failed, unless the item belongs to another execution or is SUCCEEDED (only the notice failed).
+    The execution's merge lease on its dataset, if it holds it, is released (a later holder's is left alone).
     """
     detail = event.detail
     arn = detail.execution_arn
@@ -148,6 +150,8 @@ def on_execution_failed(
         source: SourceObject | None = source_from_event(_execution_input(sfn, detail))
     except InvalidEventError:
         source = None  # started by hand with some other input: notify; nothing to record or deduplicate
+    if source is not None:  # a keyed dataset's merge lease, if this execution holds it (sluice_lib.lease)
+        release(ledger.ddb, ledger.table, dataset_or_unknown(source), arn)
     item: dict[str, Any] = {}
     if source is not None:
         item = ledger.get(source) or {}

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sluice_lib.catalog_files import current_files
 from sluice_lib.contracts import parse_contract
 from sluice_lib.curated import DATA_FOLDER, MANIFEST_NAME, Lineage
 from sluice_lib.errors import StagingNotFoundError, error_code
@@ -64,6 +65,22 @@ def upload_output(s3: Any, local: Path, output_uri: str, files: list[str]) -> No
     )
 
 
+def download_existing(s3: Any, existing: dict[str, list[str]], folder: Path) -> dict[str, list[str]]:
+    """The curated table's current files (`existing`, s3:// URIs) downloaded under `folder`, one subfolder per
+    partition; the same mapping with local paths."""
+    local: dict[str, list[str]] = {}
+    for n, (partition, uris) in enumerate(sorted(existing.items())):
+        where = folder / f"{n:05d}"
+        where.mkdir(parents=True, exist_ok=True)
+        local[partition] = []
+        for uri in uris:
+            bucket, key = parse_s3_uri(uri)
+            target = where / key.rsplit("/", 1)[-1]
+            s3.download_file(bucket, key, str(target))
+            local[partition].append(str(target))
+    return local
+
+
 def transform_run(
     *,
     run: ValidateOutput,
@@ -71,8 +88,14 @@ def transform_run(
     job_run_id: str,
     memory_limit_mb: int | None = None,
     now: datetime | None = None,
+    glue: Any = None,
+    database: str | None = None,
 ) -> TransformInLambdaOutput:
-    """Transforms one run's staging data with the DuckDB engine and writes its output where Load reads it."""
+    """Transforms one run's staging data with the DuckDB engine and writes its output where Load reads it.
+
+    For a keyed contract (a `primaryKey`) and a catalog to ask (`glue`, `database`), the run's rows are merged
+    into the curated table's current files (sluice_lib.catalog_files, read while the execution holds the
+    dataset's merge lease), downloaded first: the function's /tmp bounds the table size it can merge into."""
     started = time.perf_counter()
     contract = parse_contract(json.loads(run.contract_json), f"{run.dataset} (run {run.run_id})")
     lineage = Lineage(run.ingest_id, run.source.key, (now or datetime.now(UTC)).astimezone(UTC))
@@ -80,6 +103,11 @@ def transform_run(
         work = Path(tmp)
         staging = work / f"ingest_id={run.ingest_id}"
         download_staging(s3, run.staging_uri, staging, run.run_id)
+        existing = None
+        if glue is not None and database and contract.primary_key:
+            existing = download_existing(
+                s3, current_files(s3, glue, database, run.dataset), work / "existing"
+            )
         manifest = transform_folder(
             staging,
             work / "output",
@@ -88,6 +116,7 @@ def transform_run(
             lineage=lineage,
             memory_limit_mb=memory_limit_mb,
             temp_dir=work / "spill",
+            existing=existing,
         )
         upload_output(s3, work / "output", run.output_uri, manifest["files"])
     return TransformInLambdaOutput(

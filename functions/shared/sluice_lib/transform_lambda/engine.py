@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -47,8 +47,10 @@ from sluice_lib.curated import (
     snake_case_columns,
 )
 from sluice_lib.errors import LambdaEngineIneligibleError, StagingNotFoundError
+from sluice_lib.merge import merge_rule, merge_section
 from sluice_lib.transform_engine import lambda_blockers
 from sluice_lib.transform_lambda.java_text import java_double_to_string
+from sluice_lib.transform_lambda.merge import merge_curated
 
 _FILE = "__sluice_file"
 _LINE = "__sluice_line"
@@ -240,9 +242,9 @@ def curated_sql(files: Sequence[Path], columns: dict[str, str], contract: Contra
 
     kept = "conformed"
     dedupe = contract.pipeline.dedupe
-    if dedupe is not None:
+    if contract.primary_key:  # with or without `dedupe`: one row per key, the later line by default
         key = ", ".join(_ident(k) for k in contract.primary_key)
-        order = [f"{_ident(dedupe.order_by)} DESC NULLS LAST"] if dedupe.order_by else []
+        order = [f"{_ident(dedupe.order_by)} DESC NULLS LAST"] if dedupe and dedupe.order_by else []
         order += [f"{_FILE} DESC", f"{_LINE} DESC"]
         window = f"row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(order)})"
         kept = f"(SELECT * FROM conformed QUALIFY {window} = 1)"
@@ -328,9 +330,14 @@ def transform_folder(
     threads: int | None = None,
     memory_limit_mb: int | None = None,
     temp_dir: Path | None = None,
+    existing: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Reads the staging files in `source`, writes `<output>/data/...` and `<output>/_manifest.json` as the
-    Glue job does (a previous `<output>/data/` is replaced); returns the manifest."""
+    Glue job does (a previous `<output>/data/` is replaced); returns the manifest.
+
+    With `existing` (the curated table's current files per partition) and a `primaryKey`, the run's rows are
+    merged into the table (sluice_lib.merge): `data/` holds the merged touched and new partitions and the
+    manifest's `merge` section says which and counts `inserted`, `updated`, `unchanged`."""
     blockers = lambda_blockers(contract)
     if blockers:
         raise LambdaEngineIneligibleError(
@@ -349,12 +356,27 @@ def transform_folder(
         listed = ", ".join(_literal(str(p)) for p in files)
         rows_read = int(con.execute(f"SELECT count(*) FROM read_parquet([{listed}])").fetchall()[0][0])
         con.execute(f"CREATE TEMP TABLE curated AS {curated_sql(files, columns, contract)}")
-        rows_written = int(con.execute("SELECT count(*) FROM curated").fetchall()[0][0])
+        rows_kept = rows_written = int(con.execute("SELECT count(*) FROM curated").fetchall()[0][0])
+        written_lineage = _lineage_sql(lineage)
+        merge = None
+        rule = merge_rule(contract.model_dump(mode="json", by_alias=True))
+        if existing is not None and rule is not None:
+            counts, touched = merge_curated(
+                con, columns=[n for n, _ in shape.data], lineage=written_lineage,
+                partitions=[(n, t) for n, _, t in shape.parts], rule=rule, existing=existing,
+            )  # fmt: skip
+            if touched:
+                written_lineage = list(LINEAGE_COLUMNS)
+            rows_written = int(con.execute("SELECT count(*) FROM curated").fetchall()[0][0])
         # One all-null row, never written: it keeps DuckDB from writing a column as `required` because this
         # run's values happen to hold no null (Spark writes data columns optional).
         con.execute(f"ALTER TABLE curated ADD COLUMN {_SENTINEL} BOOLEAN DEFAULT false")
         con.execute(f"INSERT INTO curated ({_SENTINEL}) VALUES (true)")
-        files_out = _write(con, data_dir, shape, _lineage_sql(lineage), rows_written)
+        files_out = _write(con, data_dir, shape, written_lineage, rows_written)
+        if existing is not None and rule is not None:
+            merge = merge_section(
+                counts, touched, partitions_of(files_out) or ([""] if rows_written else []), existing
+            )
     finally:
         con.close()
     names = [n for n, _ in shape.data] + list(LINEAGE_COLUMNS)
@@ -363,13 +385,15 @@ def transform_folder(
         "run_id": run_id,
         "dataset": contract.dataset,
         "rows_read": rows_read,
-        "rows_deduped": rows_read - rows_written,
+        "rows_deduped": rows_read - rows_kept,
         "rows_written": rows_written,
         "partitions": partitions_of(files_out),
         "files": files_out,
         "columns": [{"name": n, "type": types[n]} for n in names],
         "partition_keys": [{"name": n, "type": t} for n, _, t in shape.parts],
     }
+    if merge is not None:
+        manifest["merge"] = merge
     (output / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest
 

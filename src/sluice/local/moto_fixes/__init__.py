@@ -31,6 +31,7 @@ from sluice.local.moto_fixes import (
     execution_name,
     glue_sync,
     history_reverse_order,
+    iam_policy_evaluation,
     integer_tolerated_failure_percentage,
     jsonata_evaluator,
     scaled_sleeps,
@@ -70,6 +71,7 @@ _CORRECTIONS: tuple[ModuleType, ...] = (
     dynamodb_scan_resume,
     scaled_sleeps,
     jsonata_evaluator,
+    iam_policy_evaluation,
 )
 
 # fix name (its module's name) -> the function that makes its patches.
