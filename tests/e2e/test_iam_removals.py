@@ -160,6 +160,11 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "RejectFileFunction": {"bad": 40},  # most rows bad: the file is rejected
     "LoadServingBatchFunction": {"parameters": {"LoadFanOutFiles": "1"}},
     "OnExecutionFailedFunction": {"fault": "Archive=States.Timeout"},
+    # The fanned-out Validate: a 12-row file (about 2 KB) cut into 600-byte ranges.
+    **{
+        f: {"parameters": {"ValidateChunkBytes": "600"}}
+        for f in ("ScanRangeFunction", "PlanChunksFunction", "ValidateChunkFunction", "MergeChunksFunction")
+    },
 }
 
 
