@@ -14,7 +14,7 @@ import boto3
 from moto import mock_aws
 from moto.sns.models import sns_backends
 
-from sluice.local import events, glue, lambdas, moto_fixes
+from sluice.local import events, glue, lambdas, map_redrive, moto_fixes
 from sluice.local.iam.enforce import Enforcer, Identity
 from sluice.local.stack import ACCOUNT, REGION, Stack, provision
 from sluice.local.template import SamApp
@@ -98,6 +98,7 @@ class Emulator:
         try:
             moto_fixes.apply()
             moto_fixes.set_time_scale(self.time_scale)
+            map_redrive.install()
             app = self.template or SamApp.load(self.root / "template.sam.yaml")
             self.stack = provision(app, self.parameters)
             enforcer = self.iam

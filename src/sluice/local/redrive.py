@@ -9,8 +9,13 @@ failed state (same States, same Retry and Catch), whose first input is the input
 again, and every step sees the original execution's identity, so the runs ledger (owned by that execution ARN)
 and the run's outputs stay one run.
 
-Differences from AWS: a Map state that failed runs again as a whole (AWS redrives only its failed items), and
-DescribeExecution does not report `redriveCount` (the status-change event and the history do).
+A Distributed Map that failed resumes as AWS redrives its Map Run: only the items whose child run did not
+succeed run again, the others keep their earlier outputs (sluice.local.map_redrive).
+
+Differences from AWS: a child that did not succeed runs again from its first state (AWS resumes a Standard child
+at its failed state), an inline Map or a Parallel state that failed runs again as a whole (AWS redrives only their
+failed iterations and branches), and DescribeExecution does not report `redriveCount` (the status-change event
+and the history do).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from moto.stepfunctions.parser.asl.eval.evaluation_details import EvaluationDeta
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.responses import get_backend
 
+from sluice.local import map_redrive
 from sluice.local.stack import ACCOUNT, REGION
 
 REDRIVABLE = ("FAILED", "TIMED_OUT", "ABORTED")
@@ -97,7 +103,8 @@ def redrive(execution_arn: str) -> Redrive:
     """Redrives a FAILED, TIMED_OUT or ABORTED execution of the emulator (inside an Emulator session)."""
     resume = plan(execution_arn)
     execution = _execution(execution_arn)
-    previous = execution.exec_worker.env.event_manager.get_event_history()
+    previous_env = execution.exec_worker.env
+    previous = previous_env.event_manager.get_event_history()
     definition = json.loads(execution.state_machine.definition)
     count = int(getattr(execution, "redrive_count", 0)) + 1
     now = datetime.datetime.now(tz=datetime.UTC)
@@ -106,6 +113,7 @@ def redrive(execution_arn: str) -> Redrive:
         definition={**definition, "StartAt": resume.name},
         state_input=resume.input,
         previous_events=previous,
+        map_outcomes=map_redrive.outcomes(previous_env, resume.name) if resume.type == "Map" else None,
         redrive_count=count,
         redrive_date=now,
     )
@@ -127,10 +135,12 @@ def _redrive_worker(
     definition: dict[str, Any],
     state_input: Any,
     previous_events: list[dict[str, Any]],
+    map_outcomes: map_redrive.Outcomes | None,
     redrive_count: int,
     redrive_date: datetime.datetime,
 ) -> Any:
-    """moto's ExecutionWorker for the execution, started at the failed state with its input and history."""
+    """moto's ExecutionWorker for the execution, started at the failed state with its input and history (and,
+    for a Distributed Map, its earlier Map Run's successes)."""
 
     class RedriveWorker(ExecutionWorker):
         def _get_evaluation_environment(self) -> Any:
@@ -143,6 +153,8 @@ def _redrive_worker(
             env.event_manager._event_id_gen._next_id = (
                 max((int(e["id"]) for e in previous_events), default=0) + 1
             )
+            if map_outcomes is not None:  # a Distributed Map resumes with its items that did not succeed
+                map_redrive.carry_over(env, map_outcomes)
             return env
 
         def _execution_logic(self) -> None:
