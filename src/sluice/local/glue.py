@@ -322,14 +322,19 @@ class LocalGlue:
                 value = partition.split("=", 1)[-1]
                 if value in existing:
                     continue
-                glue.create_partition(
-                    DatabaseName=crawler.database_name,
-                    TableName=table,
-                    PartitionInput={
-                        "Values": [value],
-                        "StorageDescriptor": {**descriptor, "Location": f"{location}{partition}/"},
-                    },
-                )
+                try:
+                    glue.create_partition(
+                        DatabaseName=crawler.database_name,
+                        TableName=table,
+                        PartitionInput={
+                            "Values": [value],
+                            "StorageDescriptor": {**descriptor, "Location": f"{location}{partition}/"},
+                        },
+                    )
+                except glue.exceptions.AlreadyExistsException:
+                    # Added since the listing, by a concurrent execution's RegisterPartition (a burst whose
+                    # first upload is being crawled): the same folder, and Glue's crawler does not fail on it.
+                    continue
 
 
 def _parquet_schema(s3: Any, bucket: str, key: str) -> Any:
