@@ -55,14 +55,18 @@ def test_task_boundaries_map_each_task_state_to_its_service_call_from_the_asl():
         "GetCrawler",
         "Load",
         "LoadServingBatch",
+        "MergeChunks",
         "NotifySuccess",
+        "PlanChunks",
         "RegisterPartition",
         "RejectFile",
+        "ScanRange",
         "StartCrawler",
         "TakeLease",
         "Transform",
         "TransformInLambda",
         "Validate",
+        "ValidateChunk",
     ]
     assert found["Validate"] == Boundary(
         "Validate", "lambda", "invoke", "${ValidateFunctionArn}", frozenset({"event", "execution"})
@@ -80,7 +84,7 @@ def test_task_boundaries_give_each_lambda_state_a_function_of_its_own():
     found = task_boundaries(ASL)
 
     lambda_states = [b for b in found.values() if b.service == "lambda"]
-    assert len({b.target for b in lambda_states}) == len(lambda_states) == 8
+    assert len({b.target for b in lambda_states}) == len(lambda_states) == 12
     assert found["LoadServingBatch"].target == "${LoadServingBatchFunctionArn}"
     assert found["Load"].target == "${LoadFunctionArn}"
 
@@ -94,7 +98,7 @@ def test_task_boundaries_tell_states_sharing_a_function_apart_by_their_payload_k
     found = task_boundaries(shared)
 
     assert found["Load"].target == found["LoadServingBatch"].target == "${LoadFunctionArn}"
-    assert found["Load"].payload_keys == frozenset({"run", "transform", "fan_out_files"})
+    assert found["Load"].payload_keys == frozenset({"run", "transform", "fan_out_files", "fan_out_rows"})
     assert found["LoadServingBatch"].payload_keys is None  # "Payload.$": the whole item
 
 
