@@ -87,7 +87,9 @@ def test_another_execution_of_the_dataset_merges_while_the_first_is_failed(ends:
     assert b["generation"] == 1
 
 
-def test_redrive_after_another_merge_fails_at_load_with_stale_merge_and_loses_no_row(ends: dict[str, Any]) -> None:
+def test_redrive_after_another_merge_fails_at_load_with_stale_merge_and_loses_no_row(
+    ends: dict[str, Any],
+) -> None:
     redriven = ends["a-redriven"]
     result: ExecutionResult = redriven["result"]
     assert result.status == "FAILED"

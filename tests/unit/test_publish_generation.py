@@ -91,7 +91,7 @@ def test_bump_by_the_first_publisher_after_a_later_one_is_stale_even_if_it_had_b
     bump_generation(aws.dynamodb, RUNS, "offers", 0, LOAD_EXECUTION)
     bump_generation(aws.dynamodb, RUNS, "offers", 1, THIRD)
 
-    with pytest.raises(StaleMergeError, match="generation 0.*generation 2: .*a-third-upload published"):
+    with pytest.raises(StaleMergeError, match=r"generation 0.*generation 2: .*a-third-upload published"):
         bump_generation(aws.dynamodb, RUNS, "offers", 0, LOAD_EXECUTION)
 
 

@@ -14,7 +14,6 @@ from sluice_lib.contracts import parse_contract
 from sluice_lib.curated import DATA_FOLDER, MANIFEST_NAME
 from sluice_lib.errors import TransformOutputInvalidError
 from sluice_lib.gold import publish_gold
-from sluice_lib.lease import advance_generation, bump_generation
 from sluice_lib.lake import (
     Manifest,
     copy_files,
@@ -28,6 +27,7 @@ from sluice_lib.lake import (
     register_partitions,
     remove_stale_files,
 )
+from sluice_lib.lease import advance_generation, bump_generation
 from sluice_lib.ledger import Ledger, now_iso
 from sluice_lib.merge_publish import merged_file_names, publish_merge, version_name, version_prefix
 from sluice_lib.models import LoadInput, LoadOutput, MergeCounts, S3Location, ServingBatch, ServingSlice
