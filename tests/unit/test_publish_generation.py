@@ -95,6 +95,13 @@ def test_bump_by_the_first_publisher_after_a_later_one_is_stale_even_if_it_had_b
         bump_generation(aws.dynamodb, RUNS, "offers", 0, LOAD_EXECUTION)
 
 
+def test_bump_from_a_generation_above_zero_of_an_absent_item_raises_stale_merge(aws: Aws):
+    """Only generation 0 may find no item (the item is never deleted)."""
+    with pytest.raises(StaleMergeError, match="generation 1, but the table is at generation 0"):
+        bump_generation(aws.dynamodb, RUNS, "offers", 1, LOAD_EXECUTION)
+    assert generation_item(aws) is None
+
+
 def test_generations_of_two_datasets_are_independent(aws: Aws):
     bump_generation(aws.dynamodb, RUNS, "offers", 0, OTHER)
 

@@ -107,19 +107,16 @@ def bump_generation(dynamodb: Any, table: str, dataset: str, read: int, publishe
     for `publisher` (an execution ARN), and returns it. Passes again for the same publisher once it bumped (a
     retried or redriven Load of one execution); StaleMergeError when another execution published since `read`."""
     bumped = read + 1
+    still = "generation = :read" if read else "(attribute_not_exists(generation) OR generation = :read)"
     try:
         dynamodb.update_item(
             TableName=table,
             Key=generation_key(dataset),
             UpdateExpression="SET generation = :next, published_by = :me",
-            ConditionExpression=(
-                "(attribute_not_exists(generation) AND :read = :zero) OR generation = :read"
-                " OR (published_by = :me AND generation = :next)"
-            ),
+            ConditionExpression=f"{still} OR (published_by = :me AND generation = :next)",
             ExpressionAttributeValues={
                 ":read": {"N": str(read)},
                 ":next": {"N": str(bumped)},
-                ":zero": {"N": "0"},
                 ":me": {"S": publisher},
             },
         )
