@@ -21,7 +21,8 @@ client = aws_clients(POOLED)
 def lambda_handler(event: LoadInput, context: LambdaContext) -> dict[str, Any]:
     """The Load state sends
     `{"run": <Validate's output>, "transform": {"job_run_id": "jr_...", "state": "SUCCEEDED"},
-      "fan_out_files": 20, "fan_out_rows": 1000000}`.
+      "lease": {"held": true, "generation": 3}, "fan_out_files": 20, "fan_out_rows": 1000000}`;
+    StaleMergeError (not retried) when another execution merged into the dataset since TakeLease read `generation`.
     """
     metrics.add_dimension(name="dataset", value=event.run.dataset)
     result = load_run(

@@ -19,8 +19,9 @@ client = aws_clients()
 
 @step_handler(TakeLeaseInput)
 def lambda_handler(event: TakeLeaseInput, context: LambdaContext) -> dict[str, Any]:
-    """The TakeLease state sends `{"run": <Validate's output>}`; DatasetBusyError while another execution
-    merges into the dataset (the state retries it with backoff and jitter)."""
+    """The TakeLease state sends `{"run": <Validate's output>}` and keeps `held` and `generation` (the dataset's
+    publish generation, for Load) of the result; DatasetBusyError while another execution merges into the dataset
+    (the state retries it with backoff and jitter)."""
     result = take_lease(
         event, dynamodb=client("dynamodb"), runs_table=SETTINGS.runs_table, ttl_seconds=LEASE_SECONDS
     )

@@ -98,7 +98,9 @@ def test_task_boundaries_tell_states_sharing_a_function_apart_by_their_payload_k
     found = task_boundaries(shared)
 
     assert found["Load"].target == found["LoadServingBatch"].target == "${LoadFunctionArn}"
-    assert found["Load"].payload_keys == frozenset({"run", "transform", "fan_out_files", "fan_out_rows"})
+    assert found["Load"].payload_keys == frozenset(
+        {"run", "transform", "lease", "fan_out_files", "fan_out_rows"}
+    )
     assert found["LoadServingBatch"].payload_keys is None  # "Payload.$": the whole item
 
 

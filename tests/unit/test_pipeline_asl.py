@@ -89,3 +89,22 @@ def test_every_placeholder_of_the_asl_is_bound_by_the_templates_definition_subst
     assert bound["MapMaxConcurrency"] == {"Ref": "MapMaxConcurrency"}
     assert bound["LoadFanOutFiles"] == {"Ref": "LoadFanOutFiles"}
     assert bound["LoadServingItems"] == {"Ref": "LoadServingItems"}
+
+
+def test_take_lease_keeps_the_publish_generation_in_lease_and_load_is_given_it():
+    assert STATES["TakeLease"]["ResultPath"] == "$.lease"
+    assert STATES["TakeLease"]["ResultSelector"] == {
+        "held.$": "$.Payload.held",
+        "generation.$": "$.Payload.generation",
+    }
+    assert STATES["Load"]["Parameters"]["Payload"]["lease.$"] == "$.lease"
+
+
+def test_a_stale_merge_is_neither_retried_nor_caught_so_the_execution_fails_at_load():
+    retried = {name for rule in STATES["Load"].get("Retry", []) for name in rule["ErrorEquals"]}
+
+    assert "StaleMergeError" not in retried
+    assert retried.isdisjoint({"States.ALL", "States.TaskFailed"})
+    assert "StaleMergeError" not in catches(STATES["Load"])
+    assert "States.ALL" not in catches(STATES["Load"])
+    assert hasattr(errors, "StaleMergeError")

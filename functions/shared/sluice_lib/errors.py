@@ -187,3 +187,9 @@ class AggregateError(SluiceError):
 class DatasetBusyError(SluiceError):
     """Another execution holds the dataset's merge lease (sluice_lib.lease); the state machine retries with
     backoff and jitter until it is released or expires."""
+
+
+class StaleMergeError(SluiceError):
+    """Load of a merge found that another execution published a merge of the dataset after this execution's
+    transform read the table (a redrive after the lease was released, or an expired lease): publishing would drop
+    the other's rows, so nothing is published; the fix is a new execution for the file. Not retried."""

@@ -315,11 +315,20 @@ class TakeLeaseInput(_Model):
 
 class TakeLeaseOutput(_Model):
     """`held`: the execution holds the dataset's merge lease until `expires_at` (epoch seconds); False for a
-    contract without a `primaryKey` (append-only: nothing to serialise)."""
+    contract without a `primaryKey` (append-only: nothing to serialise). `generation`: the dataset's publish
+    generation read under the lease (sluice_lib.lease.read_generation), None without a lease."""
 
     dataset: str
     held: bool
     expires_at: float | None = None
+    generation: int | None = None
+
+
+class LeaseState(_Model):
+    """What the TakeLease state keeps of its output in `$.lease` (its ResultSelector) and passes to Load."""
+
+    held: bool
+    generation: int | None = None
 
 
 # --- Transform (glue:startJobRun.sync) and TransformInLambda -------------------------------------------------
@@ -360,6 +369,9 @@ class LoadInput(_Model):
     fan_out_files: int | None = Field(default=None, ge=1)
     # Rows one Load invocation (or one LoadServing item) turns into serving items; more fan out (None: no limit).
     fan_out_rows: int | None = Field(default=None, ge=1)
+    # TakeLease's `$.lease`: the publish generation a merge is checked against (None: an input from before the
+    # generation existed; sluice_lib.steps.load.check_generation says what Load does then).
+    lease: LeaseState | None = None
 
 
 class MergeCounts(_Model):

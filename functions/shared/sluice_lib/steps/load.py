@@ -27,6 +27,7 @@ from sluice_lib.lake import (
     register_partitions,
     remove_stale_files,
 )
+from sluice_lib.lease import advance_generation, bump_generation
 from sluice_lib.ledger import Ledger, now_iso
 from sluice_lib.merge_publish import merged_file_names, publish_merge, version_name, version_prefix
 from sluice_lib.models import LoadInput, LoadOutput, MergeCounts, S3Location, ServingBatch, ServingSlice
@@ -147,6 +148,21 @@ def serving_result_key(output_uri: str, index: int) -> tuple[str, str]:
     return bucket, f"{prefix}{SERVING_RESULTS}{index:06d}.json"
 
 
+def check_generation(request: LoadInput, *, dynamodb: Any, runs_table: str) -> int:
+    """Before a merge is published: bumps the dataset's publish generation from the one TakeLease read to the
+    next, for this execution (sluice_lib.lease.bump_generation); returns the new one. StaleMergeError when another
+    execution published a merge of the dataset since (this one's redrive after its lease was released, or a lease
+    that expired): nothing is published. A retried or redriven Load of the execution that bumped passes again.
+
+    A Load input without a generation (`lease` absent or without one: an execution started on a definition from
+    before the generation existed) is published unchecked, as it was then, and still advances the generation, so
+    that a transform which read the older one is refused in turn."""
+    run = request.run
+    if request.lease is None or request.lease.generation is None:
+        return advance_generation(dynamodb, runs_table, run.dataset, run.execution_arn)
+    return bump_generation(dynamodb, runs_table, run.dataset, request.lease.generation, run.execution_arn)
+
+
 def load_run(
     request: LoadInput,
     *,
@@ -162,8 +178,10 @@ def load_run(
 
     Acts only while the run's execution owns the ledger item (DuplicateExecutionError otherwise). A transform
     output with a `merge` section (a keyed table, merged while the execution holds the dataset's lease) is
-    published as new partition versions and one catalog switch (sluice_lib.merge_publish); the ledger keeps its
-    counts and the previous and current locations of every partition it changed.
+    published as new partition versions and one catalog switch (sluice_lib.merge_publish), once the dataset's
+    publish generation is bumped from the one the execution read (`check_generation`, in the ledger's table, the
+    runs table; StaleMergeError, before anything is published, when another execution merged since); the
+    ledger keeps its counts and the previous and current locations of every partition it changed.
     Serving items are written after the curated publish, streamed from the files' row groups; when the
     output has more files than `request.fan_out_files` or more rows than `request.fan_out_rows`, they are
     left to the Distributed Map, each item at most `fan_out_rows` rows of at most `fan_out_files` files,
@@ -185,6 +203,7 @@ def load_run(
         manifest.merge is not None
     ):  # a keyed table: the merged partitions become new versions, then the switch
         merge = MergeCounts.model_validate(manifest.merge)
+        check_generation(request, dynamodb=dynamodb, runs_table=ledger.table)
         version = version_name(run.started_at, run.run_id)
         versions = publish_merge(
             s3, glue, manifest=manifest, merge=manifest.merge, output_uri=run.output_uri,
