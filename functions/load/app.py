@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,6 +15,7 @@ from sluice_lib.settings import Settings
 from sluice_lib.steps.load import load_run
 
 SETTINGS = Settings.from_env()
+LEASE_SECONDS = float(os.environ["MERGE_LEASE_SECONDS"])  # the template's MergeLeaseSeconds
 client = aws_clients(POOLED)
 
 
@@ -22,7 +24,9 @@ def lambda_handler(event: LoadInput, context: LambdaContext) -> dict[str, Any]:
     """The Load state sends
     `{"run": <Validate's output>, "transform": {"job_run_id": "jr_...", "state": "SUCCEEDED"},
       "lease": {"held": true, "generation": 3}, "fan_out_files": 20, "fan_out_rows": 1000000}`;
-    StaleMergeError (not retried) when another execution merged into the dataset since TakeLease read `generation`.
+    DatasetBusyError (retried) while another execution holds the dataset's merge lease (a redriven Load takes it
+    again); StaleMergeError (not retried) when another execution merged into the dataset since TakeLease read
+    `generation`.
     """
     metrics.add_dimension(name="dataset", value=event.run.dataset)
     result = load_run(
@@ -34,6 +38,7 @@ def lambda_handler(event: LoadInput, context: LambdaContext) -> dict[str, Any]:
         lake_bucket=SETTINGS.lake_bucket,
         glue_database=SETTINGS.glue_database,
         serving_table=SETTINGS.serving_table,
+        lease_seconds=LEASE_SECONDS,
     )
     metrics.add_metric(name="RowsLoaded", unit=MetricUnit.Count, value=result.rows_loaded)
     metrics.add_metric(name="ServingItems", unit=MetricUnit.Count, value=result.serving_items)

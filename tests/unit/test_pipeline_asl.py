@@ -108,3 +108,10 @@ def test_a_stale_merge_is_neither_retried_nor_caught_so_the_execution_fails_at_l
     assert "StaleMergeError" not in catches(STATES["Load"])
     assert "States.ALL" not in catches(STATES["Load"])
     assert hasattr(errors, "StaleMergeError")
+
+
+def test_load_waits_for_the_merge_lease_as_take_lease_does():
+    """A redriven Load takes the lease again: DatasetBusyError is retried with TakeLease's rule."""
+    busy = [rule for rule in STATES["Load"]["Retry"] if rule["ErrorEquals"] == ["DatasetBusyError"]]
+
+    assert busy == [STATES["TakeLease"]["Retry"][0]]

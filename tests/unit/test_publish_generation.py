@@ -15,8 +15,8 @@ from test_load import LAKE, OUTPUT, SPARK_FILES, curated_keys, write_transform_o
 from test_take_lease import OTHER, take
 
 from events import load_event
-from sluice_lib.errors import StaleMergeError
-from sluice_lib.lease import bump_generation, generation_key, read_generation
+from sluice_lib.errors import DatasetBusyError, StaleMergeError
+from sluice_lib.lease import acquire, bump_generation, generation_key, lease_key, read_generation
 from sluice_lib.models import LoadInput, SourceObject
 from sluice_lib.steps.load import load_run
 
@@ -132,11 +132,12 @@ def merged_output(aws: Aws) -> Aws:
     return aws
 
 
-def load_merge(aws: Aws, lease: dict[str, Any] | None) -> Any:
+def load_merge(aws: Aws, lease: dict[str, Any] | None, lease_seconds: float | None = None) -> Any:
     event = {**load_event("load"), "lease": lease}
     return load_run(
         LoadInput.model_validate(event), s3=aws.s3, glue=aws.glue, dynamodb=aws.dynamodb, ledger=aws.ledger,
         lake_bucket=LAKE, glue_database=SETTINGS.glue_database, serving_table=SETTINGS.serving_table,
+        lease_seconds=lease_seconds,
     )  # fmt: skip
 
 
@@ -192,3 +193,35 @@ def test_load_of_an_append_leaves_the_generation_alone(aws: Aws):
     load_merge(aws, {"held": False, "generation": None})
 
     assert generation_item(aws) is None
+
+
+# --- Load takes the lease again before a merge's publish -------------------------------------------------------
+
+
+def lease_holder(aws: Aws) -> str | None:
+    item = aws.dynamodb.get_item(TableName=RUNS, Key=lease_key("offers"), ConsistentRead=True).get("Item")
+    return None if item is None else str(item["holder"]["S"])
+
+
+def test_load_merge_redriven_after_the_release_takes_the_lease_again_and_publishes(merged_output: Aws):
+    aws = merged_output  # OnExecutionFailed released the lease: no item
+
+    load_merge(aws, {"held": True, "generation": 0}, lease_seconds=600)
+
+    assert lease_holder(aws) == LOAD_EXECUTION  # Archive releases it
+    assert generation_item(aws) == {"generation": 1, "published_by": LOAD_EXECUTION}
+    assert len(curated_keys(aws)) == 3
+
+
+def test_load_merge_while_another_execution_holds_the_lease_is_busy_and_publishes_nothing(merged_output: Aws):
+    aws = merged_output
+    acquire(
+        aws.dynamodb, RUNS, "offers", OTHER, ttl_seconds=600
+    )  # merging now, its transform not yet published
+
+    with pytest.raises(DatasetBusyError, match="is merging into the curated table"):
+        load_merge(aws, {"held": True, "generation": 0}, lease_seconds=600)
+
+    assert lease_holder(aws) == OTHER
+    assert generation_item(aws) is None  # not bumped: the other's bump from 0 still passes
+    assert curated_keys(aws) == []

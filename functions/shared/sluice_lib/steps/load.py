@@ -27,7 +27,7 @@ from sluice_lib.lake import (
     register_partitions,
     remove_stale_files,
 )
-from sluice_lib.lease import advance_generation, bump_generation
+from sluice_lib.lease import acquire, advance_generation, bump_generation
 from sluice_lib.ledger import Ledger, now_iso
 from sluice_lib.merge_publish import merged_file_names, publish_merge, version_name, version_prefix
 from sluice_lib.models import LoadInput, LoadOutput, MergeCounts, S3Location, ServingBatch, ServingSlice
@@ -148,8 +148,12 @@ def serving_result_key(output_uri: str, index: int) -> tuple[str, str]:
     return bucket, f"{prefix}{SERVING_RESULTS}{index:06d}.json"
 
 
-def check_generation(request: LoadInput, *, dynamodb: Any, runs_table: str) -> int:
-    """Before a merge is published: bumps the dataset's publish generation from the one TakeLease read to the
+def check_generation(
+    request: LoadInput, *, dynamodb: Any, runs_table: str, lease_seconds: float | None = None
+) -> int:
+    """Before a merge is published: takes the dataset's merge lease again for this execution (`lease_seconds`;
+    it still holds it on the normal path, and a redrive after OnExecutionFailed released it must not publish
+    beside another execution's merge: DatasetBusyError, which the Load state retries as TakeLease does), then bumps the dataset's publish generation from the one TakeLease read to the
     next, for this execution (sluice_lib.lease.bump_generation); returns the new one. StaleMergeError when another
     execution published a merge of the dataset since (this one's redrive after its lease was released, or a lease
     that expired): nothing is published. A retried or redriven Load of the execution that bumped passes again.
@@ -158,6 +162,8 @@ def check_generation(request: LoadInput, *, dynamodb: Any, runs_table: str) -> i
     before the generation existed) is published unchecked, as it was then, and still advances the generation, so
     that a transform which read the older one is refused in turn."""
     run = request.run
+    if lease_seconds is not None:
+        acquire(dynamodb, runs_table, run.dataset, run.execution_arn, lease_seconds)
     if request.lease is None or request.lease.generation is None:
         return advance_generation(dynamodb, runs_table, run.dataset, run.execution_arn)
     return bump_generation(dynamodb, runs_table, run.dataset, request.lease.generation, run.execution_arn)
@@ -173,6 +179,7 @@ def load_run(
     lake_bucket: str,
     glue_database: str,
     serving_table: str,
+    lease_seconds: float | None = None,
 ) -> LoadOutput:
     """Publishes the run's output: curated files, catalog table and partitions, then serving items.
 
@@ -180,7 +187,8 @@ def load_run(
     output with a `merge` section (a keyed table, merged while the execution holds the dataset's lease) is
     published as new partition versions and one catalog switch (sluice_lib.merge_publish), once the dataset's
     publish generation is bumped from the one the execution read (`check_generation`, in the ledger's table, the
-    runs table; StaleMergeError, before anything is published, when another execution merged since); the
+    runs table, under the dataset's lease taken again for `lease_seconds` when given; StaleMergeError, before
+    anything is published, when another execution merged since); the
     ledger keeps its counts and the previous and current locations of every partition it changed.
     Serving items are written after the curated publish, streamed from the files' row groups; when the
     output has more files than `request.fan_out_files` or more rows than `request.fan_out_rows`, they are
@@ -203,7 +211,7 @@ def load_run(
         manifest.merge is not None
     ):  # a keyed table: the merged partitions become new versions, then the switch
         merge = MergeCounts.model_validate(manifest.merge)
-        check_generation(request, dynamodb=dynamodb, runs_table=ledger.table)
+        check_generation(request, dynamodb=dynamodb, runs_table=ledger.table, lease_seconds=lease_seconds)
         version = version_name(run.started_at, run.run_id)
         versions = publish_merge(
             s3, glue, manifest=manifest, merge=manifest.merge, output_uri=run.output_uri,
