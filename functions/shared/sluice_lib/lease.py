@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from sluice_lib.errors import DatasetBusyError, StaleMergeError, error_code
 
+LEASE_PREFIX = "lease#"  # the partition key of a dataset's lease and generation items
 LEASE_SORT_KEY = "lease"
 GENERATION_SORT_KEY = "generation"
 RERUN_HINT = (
@@ -32,7 +33,7 @@ RERUN_HINT = (
 
 def lease_key(dataset: str) -> dict[str, dict[str, str]]:
     """The lease's item: `pk` = `lease#<dataset>` never collides with a ledger item's `<bucket>/<key>`."""
-    return {"pk": {"S": f"lease#{dataset}"}, "sk": {"S": LEASE_SORT_KEY}}
+    return {"pk": {"S": f"{LEASE_PREFIX}{dataset}"}, "sk": {"S": LEASE_SORT_KEY}}
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def release(dynamodb: Any, table: str, dataset: str, holder: str) -> bool:
 def generation_key(dataset: str) -> dict[str, dict[str, str]]:
     """The publish generation's item: under `lease#<dataset>` like the lease, so the roles' `dynamodb:LeadingKeys`
     scoping covers it."""
-    return {"pk": {"S": f"lease#{dataset}"}, "sk": {"S": GENERATION_SORT_KEY}}
+    return {"pk": {"S": f"{LEASE_PREFIX}{dataset}"}, "sk": {"S": GENERATION_SORT_KEY}}
 
 
 def read_generation(dynamodb: Any, table: str, dataset: str) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from sluice_lib.catalog_files import current_locations, files_at
+from sluice_lib.lease import LEASE_PREFIX
 
 if TYPE_CHECKING:
     from sluice.local.emulator import Emulator
@@ -136,7 +137,13 @@ def export_outputs(emu: Emulator, out_dir: Path) -> dict[str, str]:
     ddb = emu.client("dynamodb")
     _write_jsonl(out_dir / "serving.jsonl", _scan(ddb, emu.stack.serving_table))
     outputs["serving"] = str(out_dir / "serving.jsonl")
-    _write_jsonl(out_dir / "ledger.jsonl", _scan(ddb, emu.stack.runs_table))
+    runs = _scan(ddb, emu.stack.runs_table)
+    # The runs table also holds each keyed dataset's merge lease and publish generation (`lease#<dataset>`,
+    # sluice_lib.lease): they are not runs, and go to their own file.
+    leases = [item for item in runs if str(item.get("pk", "")).startswith(LEASE_PREFIX)]
+    _write_jsonl(out_dir / "ledger.jsonl", [item for item in runs if item not in leases])
     outputs["ledger"] = str(out_dir / "ledger.jsonl")
+    _write_jsonl(out_dir / "leases.jsonl", leases)
+    outputs["leases"] = str(out_dir / "leases.jsonl")
     outputs["logs"] = str(out_dir / "logs")
     return outputs
