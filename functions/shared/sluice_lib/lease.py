@@ -64,9 +64,7 @@ def acquire(
     except ClientError as exc:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
-        current = dynamodb.get_item(TableName=table, Key=lease_key(dataset), ConsistentRead=True).get(
-            "Item", {}
-        )
+        current = _current(dynamodb, table, lease_key(dataset))
         other = current.get("holder", {}).get("S", "another execution")
         until = float(current.get("expires_at", {}).get("N", "0"))
         raise DatasetBusyError(
@@ -124,9 +122,7 @@ def bump_generation(dynamodb: Any, table: str, dataset: str, read: int, publishe
     except ClientError as exc:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
-        current = dynamodb.get_item(TableName=table, Key=generation_key(dataset), ConsistentRead=True).get(
-            "Item", {}
-        )
+        current = _current(dynamodb, table, generation_key(dataset))
         now = current.get("generation", {}).get("N", "0")
         by = current.get("published_by", {}).get("S", "another execution")
         raise StaleMergeError(
@@ -149,3 +145,9 @@ def advance_generation(dynamodb: Any, table: str, dataset: str, publisher: str) 
         ReturnValues="UPDATED_NEW",
     )
     return int(answer["Attributes"]["generation"]["N"])
+
+
+def _current(dynamodb: Any, table: str, key: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The item a conditional write was refused on, read consistently for the error's message ({} if gone)."""
+    item: dict[str, Any] = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item", {})
+    return item
