@@ -108,6 +108,7 @@ def merged(
                     for o in page.get("Contents", [])
                 ),
                 "served": served(emu),
+                "serving_items": (result.loaded or {}).get("serving_items"),
                 "lease": emu.client("dynamodb")
                 .get_item(TableName=emu.stack.runs_table, Key=lease_key("offers"))
                 .get("Item"),
@@ -131,6 +132,7 @@ def test_first_upload_inserts_every_key(merged: dict[str, Any]) -> None:
     assert first["result"]["status"] == "SUCCEEDED"
     assert first["result"]["engine"] == merged["engine"]
     assert first["result"]["merge"] == {"inserted": 20, "updated": 0, "unchanged": 0}
+    assert first["serving_items"] == 20
     assert first["table"] == normalised(model(FIRST))
 
 
@@ -153,6 +155,9 @@ def test_second_upload_sharing_keys_leaves_one_row_per_key_the_winner_by_created
     # 10 new offers; 10 corrected (one of them moved); offer 5's older re-send changes nothing
     assert second["result"]["merge"] == {"inserted": 10, "updated": 10, "unchanged": 1}
     assert second["served"] == {k: r for k, (_, r) in reference.items()}
+    # Only the rows the upload won are served again: not offer 5 (its older re-send lost), nor the ten March
+    # offers it did not send, though Load published their partition's new version.
+    assert second["serving_items"] == 20
     assert second["lease"] is None  # released by Archive
 
 
@@ -162,6 +167,7 @@ def test_rerun_of_the_second_upload_changes_no_row(merged: dict[str, Any]) -> No
     assert rerun["table"] == merged["second"]["table"]
     assert rerun["result"]["merge"] == {"inserted": 0, "updated": 0, "unchanged": 21}
     assert rerun["served"] == merged["second"]["served"]
+    assert rerun["serving_items"] == 20  # the rerun's rows replace their own (the same values); offer 5 lost
 
 
 def test_failed_execution_releases_the_lease_and_its_redrive_merges_once(merged: dict[str, Any]) -> None:

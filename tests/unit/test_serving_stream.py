@@ -16,7 +16,7 @@ from steps_aws import SETTINGS, emulated_aws
 
 from sluice_lib.lake import Manifest
 from sluice_lib.models import ServingSlice
-from sluice_lib.serving import read_rows, write_items
+from sluice_lib.serving import changed_rows_ingest, read_rows, write_items
 from sluice_lib.steps.load import serving_batches
 
 
@@ -164,3 +164,38 @@ def test_read_rows_of_a_row_range_reads_only_the_row_groups_holding_it(start: in
         wanted = rows_before < stop and rows_before + metadata.row_group(group).num_rows > start
         touched = any(low < span[1] and high >= span[0] for low, high in data_reads)
         assert touched == wanted, (group, s3.ranges)
+
+
+@pytest.mark.parametrize(("start", "end"), [(0, None), (2, 7)])
+def test_read_rows_of_one_ingest_keeps_only_its_rows_of_the_range(start: int, end: int | None):
+    """A merged partition's file holds earlier runs' winners beside the run's own rows: a merge serves only
+    the rows whose `_ingest_id` is the run's (sluice_lib.serving.changed_rows_ingest)."""
+    ingests = ["old", "new", "new", "old", "new", "old", "old", "new", "new", "old"]
+    table = pa.table({"account": [f"{i:08d}" for i in range(10)], "_ingest_id": ingests})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, row_group_size=3)
+    key = "curated/offers/year=2025/v1/part-0.parquet"
+    manifest = Manifest(
+        run_id="r", dataset="offers", rows_written=10, files=[key], columns=[],
+        partition_keys=[{"name": "year", "type": "int"}],  # type: ignore[list-item]
+    )  # fmt: skip
+    with emulated_aws() as aws:
+        aws.s3.put_object(Bucket=SETTINGS.lake_bucket, Key=key, Body=buffer.getvalue())
+        slices = [ServingSlice(key=key, start=start, end=end)]
+
+        rows = list(read_rows(aws.s3, SETTINGS.lake_bucket, slices, manifest, only_ingest="new"))
+        every = list(read_rows(aws.s3, SETTINGS.lake_bucket, slices, manifest))
+
+    stop = 10 if end is None else end
+    wanted = [i for i in range(start, stop) if ingests[i] == "new"]
+    assert [r["account"] for r in rows] == [f"{i:08d}" for i in wanted]
+    assert {r["_ingest_id"] for r in rows} == {"new"}
+    assert len(every) == stop - start
+
+
+def test_changed_rows_ingest_filters_merges_only():
+    plain = Manifest(run_id="r", dataset="offers", rows_written=1, files=[], columns=[])
+    merged = plain.model_copy(update={"merge": {"inserted": 1, "updated": 0, "unchanged": 0}})
+
+    assert changed_rows_ingest(plain, "ingest-1") is None
+    assert changed_rows_ingest(merged, "ingest-1") == "ingest-1"

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
@@ -224,11 +225,24 @@ def _slice_groups(parquet: pq.ParquetFile, start: int, end: int | None) -> tuple
     return groups, first
 
 
+def changed_rows_ingest(manifest: Manifest, ingest_id: str) -> str | None:
+    """The `_ingest_id` whose rows a run serves, or None for every row. A merge publishes whole partitions,
+    whose other rows are the earlier runs' winners, already served: only the rows this run's upload won (new
+    keys, and keys it updated or sent again) carry its ingest id and change the serving table."""
+    return ingest_id if manifest.merge is not None else None
+
+
 def read_rows(
-    s3: Any, bucket: str, slices: Iterable[ServingSlice], manifest: Manifest
+    s3: Any,
+    bucket: str,
+    slices: Iterable[ServingSlice],
+    manifest: Manifest,
+    *,
+    only_ingest: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Rows [start, end) of published Parquet files, with their partition values (not stored in the files)
-    added. Only the row groups holding them are read (ranged GETs), READ_ROWS rows at a time."""
+    added; with `only_ingest`, only the rows whose `_ingest_id` is that. Only the row groups holding them are
+    read (ranged GETs), READ_ROWS rows at a time."""
     types = {c.name: c.type for c in manifest.partition_keys}
     for part in slices:
         parent = part.key.rsplit("/", 1)[0]
@@ -245,7 +259,10 @@ def read_rows(
                 high = batch.num_rows if part.end is None else min(part.end - at, batch.num_rows)
                 at += batch.num_rows
                 if low < high:
-                    for row in batch.slice(low, high - low).to_pylist():
+                    rows = batch.slice(low, high - low)
+                    if only_ingest is not None:
+                        rows = rows.filter(pc.equal(rows.column("_ingest_id"), only_ingest))
+                    for row in rows.to_pylist():
                         yield {**from_path, **row}
 
 
@@ -258,13 +275,15 @@ def serve_slices(
     manifest: Manifest,
     serving: Serving,
     table: str,
+    only_ingest: str | None = None,
 ) -> int:
-    """Upserts one item per serving key of the rows of `slices` (a later row with the same key wins), streaming
-    rows to requests; returns the number of distinct items written."""
+    """Upserts one item per serving key of the rows of `slices` (a later row with the same key wins; with
+    `only_ingest`, of the rows of that ingest only: `changed_rows_ingest`), streaming rows to requests; returns
+    the number of distinct items written."""
     written: set[tuple[str, str]] = set()  # keys only (about 100 bytes each), not items
 
     def items() -> Iterator[dict[str, Any]]:
-        for row in read_rows(s3, lake_bucket, slices, manifest):
+        for row in read_rows(s3, lake_bucket, slices, manifest, only_ingest=only_ingest):
             item = to_item(manifest.dataset, row, serving)
             written.add((item["pk"]["S"], item["sk"]["S"]))
             yield item
@@ -282,9 +301,11 @@ def serve_files(
     manifest: Manifest,
     serving: Serving,
     table: str,
+    only_ingest: str | None = None,
 ) -> int:
-    """Upserts one item per serving key of the published files' rows; returns the number of items written."""
+    """Upserts one item per serving key of the published files' rows (`serve_slices`); returns the number of
+    items written."""
     return serve_slices(
         s3, dynamodb, lake_bucket=lake_bucket, slices=[ServingSlice(key=key, start=0) for key in keys],
-        manifest=manifest, serving=serving, table=table,
+        manifest=manifest, serving=serving, table=table, only_ingest=only_ingest,
     )  # fmt: skip

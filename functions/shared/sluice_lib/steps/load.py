@@ -33,7 +33,7 @@ from sluice_lib.merge_publish import merged_file_names, publish_merge, version_n
 from sluice_lib.models import LoadInput, LoadOutput, MergeCounts, S3Location, ServingBatch, ServingSlice
 from sluice_lib.raw import parse_s3_uri
 from sluice_lib.s3_range_file import S3RangeFile
-from sluice_lib.serving import serve_files
+from sluice_lib.serving import changed_rows_ingest, serve_files
 from sluice_lib.settings import curated_prefix
 
 SERVING_PLAN_NAME = "_serving_batches.json"
@@ -247,7 +247,7 @@ def load_run(
     elif serving is not None:
         serving_items = serve_files(
             s3, dynamodb, lake_bucket=lake_bucket, keys=keys, manifest=manifest, serving=serving,
-            table=serving_table,
+            table=serving_table, only_ingest=changed_rows_ingest(manifest, run.ingest_id),
         )  # fmt: skip
     publish_gold(run, s3=s3, glue=glue, dynamodb=dynamodb, lake_bucket=lake_bucket, glue_database=glue_database, serving_table=serving_table)  # fmt: skip
 

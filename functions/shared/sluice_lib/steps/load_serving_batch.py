@@ -12,7 +12,7 @@ from sluice_lib.errors import TransformOutputInvalidError
 from sluice_lib.lake import read_manifest
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import LoadServingBatchInput, LoadServingBatchOutput
-from sluice_lib.serving import serve_slices
+from sluice_lib.serving import changed_rows_ingest, serve_slices
 from sluice_lib.steps.load import serving_result_key
 
 
@@ -40,7 +40,7 @@ def load_serving_batch(
         raise TransformOutputInvalidError(f"{run.dataset} declares no serving keys: nothing to load")
     items = serve_slices(
         s3, dynamodb, lake_bucket=lake_bucket, slices=batch.slices, manifest=manifest, serving=serving,
-        table=serving_table,
+        table=serving_table, only_ingest=changed_rows_ingest(manifest, run.ingest_id),
     )  # fmt: skip
     out = LoadServingBatchOutput(
         index=batch.index,
