@@ -18,12 +18,12 @@ from pyspark.sql import SparkSession
 # sluice_lib facts it shares with the other engines (make build makes it, make deploy uploads it; the local
 # runtime fetches it from the emulated S3 the same way). Without it the run stops here, saying so.
 try:
-    from sluice_lib.catalog_files import current_files
+    from sluice_lib.catalog_files import current_files, partition_types
     from sluice_lib.curated import STAGING_PARTITION_KEY, staging_partition
     from sluice_lib.errors import JobArgumentError, StagingNotFoundError, StagingSchemaError
     from sluice_lib.merge import merge_rule
     from sluice_transform.arguments import OPTIONAL_ARGS, REQUIRED_ARGS, JobArgs, parse_job_args
-    from sluice_transform.io import read_references
+    from sluice_transform.io import CatalogTable, joined_datasets, read_references
     from sluice_transform.job import run
     from sluice_transform.locations import is_s3, same_location
 except ModuleNotFoundError as missing:
@@ -164,6 +164,23 @@ def resolve_source(args: JobArgs, glue_client: Any = None) -> str:
     return location
 
 
+def _staged(files: dict[str, list[str]], stage: Callable[[str], str] | None) -> dict[str, list[str]]:
+    """`files` (partition -> s3:// files) with each version folder mapped through `stage` to a local folder
+    (the local runtime), or unchanged without one."""
+    if stage is None:
+        return files
+    folders: dict[str, str] = {}
+    for paths in files.values():
+        for uri in paths:
+            where = uri.rsplit("/", 1)[0] + "/"
+            if where not in folders:
+                folders[where] = stage(where).rstrip("/")
+    return {
+        p: [f"{folders[f.rsplit('/', 1)[0] + '/']}/{f.rsplit('/', 1)[1]}" for f in paths]
+        for p, paths in files.items()
+    }
+
+
 def resolve_existing(
     args: JobArgs, s3_client: Any, glue_client: Any, stage: Callable[[str], str] | None = None
 ) -> JobArgs:
@@ -177,18 +194,26 @@ def resolve_existing(
     if glue_client is None or not args.staging_database:
         return args
     existing = current_files(s3_client, glue_client, args.staging_database, args.dataset)
-    if stage is not None:
-        folders: dict[str, str] = {}
-        for files in existing.values():
-            for uri in files:
-                where = uri.rsplit("/", 1)[0] + "/"
-                if where not in folders:
-                    folders[where] = stage(where).rstrip("/")
-        existing = {
-            p: [f"{folders[f.rsplit('/', 1)[0] + '/']}/{f.rsplit('/', 1)[1]}" for f in files]
-            for p, files in existing.items()
-        }
-    return dataclasses.replace(args, merge_with=existing)
+    return dataclasses.replace(args, merge_with=_staged(existing, stage))
+
+
+def catalog_references(
+    args: JobArgs, s3_client: Any, glue_client: Any, stage: Callable[[str], str] | None = None
+) -> dict[str, CatalogTable] | None:
+    """The joined datasets' curated tables as the catalog presents them (each partition's current version: a
+    keyed table's root also holds superseded ones), or None when there is no catalog to ask (a local run of the
+    script on files, which reads --references' locations)."""
+    if glue_client is None or not args.staging_database:
+        return None
+    database = args.staging_database
+    return {
+        name: CatalogTable(
+            files=_staged(current_files(s3_client, glue_client, database, name), stage),
+            partition_types=partition_types(glue_client, database, name),
+        )
+        for name in joined_datasets(args.contract)
+        if name in args.references
+    }
 
 
 # --- entry point ----------------------------------------------------------------------------------------
@@ -228,7 +253,8 @@ def main(
         s3_client = boto3.client("s3")
     if glue_client is None and args.staging_table:
         glue_client = boto3.client("glue")
-    references = read_references(spark, args.contract, args.references, s3_client)
+    catalog = catalog_references(args, s3_client, glue_client, stage)
+    references = read_references(spark, args.contract, args.references, s3_client, catalog)
     source = resolve_source(args, glue_client)
     args = resolve_existing(args, s3_client, glue_client, stage)
     if stage is not None and is_s3(source):

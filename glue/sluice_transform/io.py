@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from sluice_lib.curated import MAX_RECORDS_PER_FILE
 from sluice_lib.errors import ReferenceNotFoundError, StagingNotFoundError
+from sluice_lib.merge import partition_pairs
 from sluice_transform.locations import is_s3, local_path, split_s3
 
 
@@ -41,23 +45,64 @@ def read_curated_table(
     return reader.parquet(uri)
 
 
+@dataclass(frozen=True)
+class CatalogTable:
+    """A curated table as the Glue catalog presents it: each partition's current files
+    (sluice_lib.catalog_files.current_files; `""` for an unpartitioned table) and the partition keys' Hive types."""
+
+    files: Mapping[str, Sequence[str]]
+    partition_types: Sequence[tuple[str, str]]
+
+
+def joined_datasets(contract: Mapping[str, Any]) -> list[str]:
+    """The datasets the contract's transform joins, in order, once each."""
+    joins = (contract.get("pipeline", {}).get("transform") or {}).get("join") or []
+    return list(dict.fromkeys(join["dataset"] for join in joins))
+
+
+def read_catalog_table(spark: SparkSession, table: CatalogTable) -> DataFrame | None:
+    """The rows of `table`'s current files (schemas merged), with the partition columns typed by the catalog
+    from each partition's directory; None when it names no file. Never the table's root, under which a keyed
+    table keeps superseded versions until retention removes them (docs/merge.md)."""
+    frames = []
+    for partition, paths in sorted(table.files.items()):
+        values = dict(partition_pairs(partition))
+        frame = spark.read.option("mergeSchema", "true").parquet(*paths)
+        frames.append(
+            frame.withColumns(
+                {name: F.lit(values.get(name)).cast(hive) for name, hive in table.partition_types}
+            )
+        )
+    if not frames:
+        return None
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+
+
 def read_references(
-    spark: SparkSession, contract: Mapping[str, Any], locations: Mapping[str, str], s3_client: Any = None
+    spark: SparkSession,
+    contract: Mapping[str, Any],
+    locations: Mapping[str, str],
+    s3_client: Any = None,
+    catalog: Mapping[str, CatalogTable] | None = None,
 ) -> dict[str, DataFrame]:
-    """The curated tables of the datasets the contract joins, read from `locations` (--references)."""
+    """The curated tables of the datasets the contract joins: as the catalog presents them when `catalog` has
+    them (the job on Glue and in the local runtime), else read from `locations` (--references: a run of the
+    script on local files, without a catalog)."""
     frames: dict[str, DataFrame] = {}
-    for join in (contract.get("pipeline", {}).get("transform") or {}).get("join") or []:
-        name = join["dataset"]
-        if name in frames:
-            continue
+    for name in joined_datasets(contract):
         if name not in locations:
             raise ReferenceNotFoundError(
                 f"the contract joins {name!r} but --references gives no location for it"
             )
-        frame = read_curated_table(spark, locations[name], s3_client=s3_client)
+        if catalog is not None and name in catalog:
+            frame = read_catalog_table(spark, catalog[name])
+            where = f"the catalog's partitions of {name} (table location {locations[name]})"
+        else:
+            frame = read_curated_table(spark, locations[name], s3_client=s3_client)
+            where = locations[name]
         if frame is None:
             raise ReferenceNotFoundError(
-                f"--references {name}: {locations[name]} holds no curated Parquet; load {name} first"
+                f"--references {name}: {where} holds no curated Parquet; load {name} first"
             )
         frames[name] = frame
     return frames
