@@ -1,8 +1,9 @@
 """Merging a 10,000-row file whose rows fall in one partition into a keyed curated table of 1,000,000 (or
 10,000,000) rows, against the plain append of the same file: time and bytes written, on both engines.
 
-The table: 100 daily partitions (`day`), one Parquet file each, the curated columns plus lineage, written by
-DuckDB. The file: 5,000 corrections of keys in the first day (a higher `version`, a changed `name`) and 5,000 new
+The table: 100 daily partitions (`day`), or as many as `--partition-rows` rows each make (a daily table grows by
+adding days: its partitions keep their size as the table grows), one Parquet file each, the curated columns plus
+lineage, written by DuckDB. The file: 5,000 corrections of keys in the first day (a higher `version`, a changed `name`) and 5,000 new
 keys in the same day, as typed staging Parquet. Append = the engine without `existing` (today's publish); merge =
 the engine given the table's files per partition (sluice_lib.merge: key columns of every file read, the one
 touched partition read whole and rewritten). Both in one process per engine, append and merge taken alternately;
@@ -10,6 +11,7 @@ Spark after one warm-up merge (the first job of a session pays JIT and planning)
 
     python -m bench.run --only merge                      # 1,000,000 rows
     python -m bench.merge_bench --rows 10000000 --runs 3  # on demand: 10,000,000 rows (about 2 GB of temp)
+    python -m bench.merge_bench --rows 1000000 --rows 10000000 --partition-rows 10000  # partitions of 10,000 rows
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ pipeline:
 """
 
 
-def build_table(folder: Path, rows: int) -> dict[str, list[str]]:
+def build_table(folder: Path, rows: int, partitions: int) -> dict[str, list[str]]:
     """The existing curated table; returns its files per partition (the engines' `existing`)."""
     import duckdb
 
@@ -55,7 +57,7 @@ def build_table(folder: Path, rows: int) -> dict[str, list[str]]:
     con.execute("SET TimeZone = 'UTC'")
     con.execute(
         f"""COPY (SELECT i AS id, 'name-' || (i % 1000) AS name, CAST((i % 9973) * 1.5 AS DOUBLE) AS amount,
-               DATE '2025-01-01' + CAST(i % {PARTITIONS} AS INTEGER) AS day, CAST(1 AS BIGINT) AS version,
+               DATE '2025-01-01' + CAST(i % {partitions} AS INTEGER) AS day, CAST(1 AS BIGINT) AS version,
                'seed' AS _ingest_id, 'incoming/ledger_bench/seed.csv' AS _source_key,
                TIMESTAMPTZ '2025-01-01 00:00:00+00' AS _ingested_at, sha256(CAST(i AS VARCHAR)) AS _row_hash
              FROM range({rows}) t(i))
@@ -67,7 +69,7 @@ def build_table(folder: Path, rows: int) -> dict[str, list[str]]:
     }
 
 
-def build_file(folder: Path, rows: int) -> Path:
+def build_file(folder: Path, rows: int, partitions: int) -> Path:
     """Typed staging of the incoming file: half corrections, half new keys, all in the first day."""
     import duckdb
 
@@ -76,7 +78,7 @@ def build_file(folder: Path, rows: int) -> Path:
     half = FILE_ROWS // 2
     con = duckdb.connect()
     con.execute(
-        f"""COPY (SELECT CAST(CASE WHEN j < {half} THEN j * {PARTITIONS} ELSE {rows} + j END AS BIGINT) AS id,
+        f"""COPY (SELECT CAST(CASE WHEN j < {half} THEN j * {partitions} ELSE {rows} + j END AS BIGINT) AS id,
                'corrected-' || j AS name, CAST(j * 0.5 AS DOUBLE) AS amount, DATE '2025-01-01' AS day, CAST(2 AS BIGINT) AS version
              FROM range({FILE_ROWS}) t(j))
            TO '{staging / "part-00000.parquet"}' (FORMAT parquet)"""
@@ -132,11 +134,11 @@ def run_spark(
 
 
 def measure(
-    rows: int, runs: int, engines: list[str], tmp: Path
+    rows: int, partitions: int, runs: int, engines: list[str], tmp: Path
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     started = time.perf_counter()
-    existing = build_table(tmp / "table", rows)
-    staging = build_file(tmp / "staging", rows)
+    existing = build_table(tmp / "table", rows, partitions)
+    staging = build_file(tmp / "staging", rows, partitions)
     table_bytes = sum(Path(f).stat().st_size for fs in existing.values() for f in fs)
     print(
         f"table of {rows:,} rows ({table_bytes / 1e6:.0f} MB) in {time.perf_counter() - started:.0f}s",
@@ -166,7 +168,7 @@ def measure(
                 found[engine][mode].append(result)
                 shutil.rmtree(out)
                 print(f"{engine} {mode} {i}: {result['seconds']:.2f}s", file=sys.stderr)
-    found["_table"] = {"bytes": [{"bytes": table_bytes}]}
+    found["_table"] = {"bytes": [{"bytes": table_bytes}], "partitions": [{"count": partitions}]}
     return found
 
 
@@ -194,8 +196,9 @@ def report(rows: int, found: dict[str, Any], loads: list[str], command: str) -> 
               "partitions rewritten")  # fmt: skip
     table_mb = found["_table"]["bytes"][0]["bytes"] / 1e6
     return (
-        f"## {rows:,} rows\n\n"
-        f"Table: {rows:,} rows in {PARTITIONS} partitions, {table_mb:.0f} MB of Parquet; runs per figure: "
+        f"## {rows:,} rows, {found['_table']['partitions'][0]['count']:,} partitions\n\n"
+        f"Table: {rows:,} rows in {found['_table']['partitions'][0]['count']:,} partitions of "
+        f"{rows // found['_table']['partitions'][0]['count']:,} rows, {table_mb:.0f} MB of Parquet; runs per figure: "
         f"{len(found[next(e for e in found if not e.startswith('_'))]['append'])}; load average before, after: "
         f"{' → '.join(loads)}. Command: `{command}`\n\n" + table(header, lines) + "\n"
     )
@@ -221,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.merge_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, action="append", help="table rows (repeat; default 1,000,000)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--partition-rows",
+        type=int,
+        help=f"rows per partition (default: {PARTITIONS} partitions whatever the rows)",
+    )
     parser.add_argument("--engine", action="append", choices=["duckdb", "spark"])
     parser.add_argument("--out", type=Path, default=RESULTS / "merge.md")
     args = parser.parse_args(argv)
@@ -229,7 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     for rows in args.rows or [1_000_000]:
         loads = [load_average()]
         with tempfile.TemporaryDirectory(prefix="sluice-merge-bench-") as tmp:
-            found = measure(rows, args.runs, args.engine or ["duckdb", "spark"], Path(tmp))
+            partitions = PARTITIONS if args.partition_rows is None else max(1, rows // args.partition_rows)
+            if rows // partitions < FILE_ROWS // 2:
+                parser.error(
+                    f"--rows {rows:,} in {partitions:,} partitions leaves fewer rows a partition than the file corrects"
+                )
+            found = measure(rows, partitions, args.runs, args.engine or ["duckdb", "spark"], Path(tmp))
         loads.append(load_average())
         sections.append(report(rows, found, loads, command))
     print(write(sections, machine_section(["per section below"]), args.out), file=sys.stderr)

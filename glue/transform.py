@@ -88,6 +88,11 @@ def get_or_create_spark() -> SparkSession:
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
+        # The driver stats local files in microseconds; past 32 paths Spark would list them with a job instead,
+        # which on local[1-2] costs seconds (a merge's key scan of 1,000 files: 4.0 s to build the DataFrame,
+        # 0.3 s without; bench/results/merge-partition-size.md). Glue keeps the default: there the paths are
+        # S3 objects, listed in parallel by the executors.
+        .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "1000000")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("WARN")

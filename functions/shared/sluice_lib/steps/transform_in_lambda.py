@@ -21,6 +21,7 @@ from sluice_lib.lake import DELETES_PER_REQUEST, list_keys
 from sluice_lib.models import TransformInLambdaOutput, ValidateOutput
 from sluice_lib.raw import parse_s3_uri
 from sluice_lib.transform_lambda.engine import transform_folder
+from sluice_lib.transform_lambda.remote import RemoteTable
 
 
 def download_staging(s3: Any, staging_uri: str, folder: Path, run_id: str) -> list[Path]:
@@ -65,22 +66,6 @@ def upload_output(s3: Any, local: Path, output_uri: str, files: list[str]) -> No
     )
 
 
-def download_existing(s3: Any, existing: dict[str, list[str]], folder: Path) -> dict[str, list[str]]:
-    """The curated table's current files (`existing`, s3:// URIs) downloaded under `folder`, one subfolder per
-    partition; the same mapping with local paths."""
-    local: dict[str, list[str]] = {}
-    for n, (partition, uris) in enumerate(sorted(existing.items())):
-        where = folder / f"{n:05d}"
-        where.mkdir(parents=True, exist_ok=True)
-        local[partition] = []
-        for uri in uris:
-            bucket, key = parse_s3_uri(uri)
-            target = where / key.rsplit("/", 1)[-1]
-            s3.download_file(bucket, key, str(target))
-            local[partition].append(str(target))
-    return local
-
-
 def transform_run(
     *,
     run: ValidateOutput,
@@ -95,7 +80,8 @@ def transform_run(
 
     For a keyed contract (a `primaryKey`) and a catalog to ask (`glue`, `database`), the run's rows are merged
     into the curated table's current files (sluice_lib.catalog_files, read while the execution holds the
-    dataset's merge lease), downloaded first: the function's /tmp bounds the table size it can merge into."""
+    dataset's merge lease): the key columns of every file by ranged GETs, then the whole files of the partitions
+    the merge touches (sluice_lib.transform_lambda.remote), so /tmp holds those and the key columns only."""
     started = time.perf_counter()
     contract = parse_contract(json.loads(run.contract_json), f"{run.dataset} (run {run.run_id})")
     lineage = Lineage(run.ingest_id, run.source.key, (now or datetime.now(UTC)).astimezone(UTC))
@@ -103,11 +89,10 @@ def transform_run(
         work = Path(tmp)
         staging = work / f"ingest_id={run.ingest_id}"
         download_staging(s3, run.staging_uri, staging, run.run_id)
-        existing = None
+        existing = existing_keys = None
         if glue is not None and database and contract.primary_key:
-            existing = download_existing(
-                s3, current_files(s3, glue, database, run.dataset), work / "existing"
-            )
+            existing = RemoteTable(s3, current_files(s3, glue, database, run.dataset), work / "existing")
+            existing_keys = existing.key_files(contract.primary_key)
         manifest = transform_folder(
             staging,
             work / "output",
@@ -117,6 +102,7 @@ def transform_run(
             memory_limit_mb=memory_limit_mb,
             temp_dir=work / "spill",
             existing=existing,
+            existing_keys=existing_keys,
         )
         upload_output(s3, work / "output", run.output_uri, manifest["files"])
     return TransformInLambdaOutput(

@@ -331,13 +331,15 @@ def transform_folder(
     memory_limit_mb: int | None = None,
     temp_dir: Path | None = None,
     existing: Mapping[str, Sequence[str]] | None = None,
+    existing_keys: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Reads the staging files in `source`, writes `<output>/data/...` and `<output>/_manifest.json` as the
     Glue job does (a previous `<output>/data/` is replaced); returns the manifest.
 
     With `existing` (the curated table's current files per partition) and a `primaryKey`, the run's rows are
     merged into the table (sluice_lib.merge): `data/` holds the merged touched and new partitions and the
-    manifest's `merge` section says which and counts `inserted`, `updated`, `unchanged`."""
+    manifest's `merge` section says which and counts `inserted`, `updated`, `unchanged`. `existing_keys` (file ->
+    partition: files of the key columns alone) replaces `existing`'s files in the key scan (merge_curated)."""
     blockers = lambda_blockers(contract)
     if blockers:
         raise LambdaEngineIneligibleError(
@@ -364,6 +366,7 @@ def transform_folder(
             counts, touched = merge_curated(
                 con, columns=[n for n, _ in shape.data], lineage=written_lineage,
                 partitions=[(n, t) for n, _, t in shape.parts], rule=rule, existing=existing,
+                key_files=existing_keys,
             )  # fmt: skip
             if touched:
                 written_lineage = list(LINEAGE_COLUMNS)

@@ -42,17 +42,20 @@ def merge_curated(
     partitions: Sequence[tuple[str, str]],
     rule: MergeRule,
     existing: Mapping[str, Sequence[str]],
+    key_files: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, int], list[str]]:
     """Replaces the `curated` table (data `columns` and partition columns; `lineage` are the lineage columns'
     select expressions) with the merged rows of the touched and new partitions, lineage columns included, when
     the run touches an existing partition (else leaves it as it is, as Spark writes its lineage literals then).
-    `partitions` = (name, Hive type) of the partition columns. Returns the counts and the touched partitions."""
+    `partitions` = (name, Hive type) of the partition columns. `key_files` (file -> partition) are the files the
+    key scan reads, when not `existing`'s own (sluice_lib.transform_lambda.remote: their key columns alone); only
+    the touched partitions of `existing` are then read. Returns the counts and the touched partitions."""
     keys = ", ".join(_ident(k) for k in rule.keys)
     parts = [_ident(n) for n, _ in partitions]
     con.execute(
         f"CREATE TEMP TABLE incoming AS SELECT {', '.join([*map(_ident, columns), *lineage, *parts])} FROM curated"
     )
-    files = {str(f): p for p, fs in existing.items() for f in fs}
+    files = {str(f): p for p, fs in existing.items() for f in fs} if key_files is None else dict(key_files)
     holding: set[str] = set()
     if files:  # the key columns of every existing file, nothing else
         found = con.execute(
