@@ -10,12 +10,19 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from sluice_lib.curated import partition_dir
 from sluice_lib.errors import AggregateError
 
 
-def partition_values(df: DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
-    """The distinct values of `columns` in `df` (the gold partitions a run's rows touch)."""
-    return [tuple(row) for row in df.select(*columns).distinct().collect()]
+def gold_partitions(frames: Sequence[DataFrame], columns: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """The partitions by `columns` that the rows of `frames` fall in: directory (as Spark's writer names it,
+    `year=2025/month=3`) -> the columns' values. A gold partition column is a curated column holding the same
+    values (the contract checks the name), so these are the gold partitions those rows count in."""
+    texts = [F.col(c).cast("string").alias(f"__sluice_text_{i}") for i, c in enumerate(columns)]
+    union = functools.reduce(DataFrame.unionByName, (frame.select(*columns) for frame in frames))
+    rows = union.select(*columns, *texts).distinct().collect()
+    n = len(columns)
+    return {partition_dir(columns, row[n:]): tuple(row[:n]) for row in rows}
 
 
 def restrict_to_partitions(
@@ -36,13 +43,19 @@ def restrict_to_partitions(
     return df.where(functools.reduce(lambda a, b: a | b, matches))
 
 
-def aggregate_view(run_rows: DataFrame, earlier: DataFrame | None, partition_by: Sequence[str]) -> DataFrame:
-    """The curated rows an aggregate sees: this run's rows and the earlier runs' rows (other ingests) of the
-    gold partitions the run touches, or of the whole table when the aggregate is not partitioned."""
+def aggregate_view(
+    run_rows: DataFrame,
+    earlier: DataFrame | None,
+    partition_by: Sequence[str],
+    recomputed: Sequence[tuple[Any, ...]],
+) -> DataFrame:
+    """The curated rows an aggregate sees: this run's rows and the earlier rows (other ingests, or the partitions
+    a merge left as they were) of the gold partitions `recomputed` (values of `partition_by`), or of the whole
+    table when the aggregate is not partitioned. `run_rows` fall in `recomputed` by construction."""
     if earlier is None:
         return run_rows
     if partition_by:
-        earlier = restrict_to_partitions(earlier, partition_by, partition_values(run_rows, partition_by))
+        earlier = restrict_to_partitions(earlier, partition_by, recomputed)
     return run_rows.unionByName(earlier, allowMissingColumns=True)
 
 

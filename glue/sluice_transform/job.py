@@ -15,7 +15,7 @@ from sluice_lib.curated import DATA_FOLDER, GOLD_FOLDER, MANIFEST_NAME, Lineage,
 from sluice_lib.merge import merge_rule, merge_section
 from sluice_transform.arguments import JobArgs
 from sluice_transform.conform import conform_staging
-from sluice_transform.gold import aggregate_view, compute_aggregate
+from sluice_transform.gold import aggregate_view, compute_aggregate, gold_partitions
 from sluice_transform.io import (
     list_data_files,
     read_curated_table,
@@ -45,26 +45,31 @@ def build_gold(
     data_uri: str,
     references: Mapping[str, DataFrame],
     s3_client: Any = None,
-    merged_away: Sequence[str] | None = None,
+    touched: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Computes every aggregate of the contract over the run's curated rows (read back from `data_uri`) and
-    the earlier curated rows of the touched partitions; writes `<output>/gold/<name>/`; returns the
-    manifest's `gold` section. After a merge (`merged_away`: the current partitions the run did not rewrite)
-    the earlier rows are those partitions' current files, so the gold rows are the merged table's."""
+    the earlier curated rows of the gold partitions it recomputes; writes `<output>/gold/<name>/`; returns the
+    manifest's `gold` section.
+
+    After a merge (`touched`: the existing partitions the run rewrote or emptied) the run's rows are the merged
+    partitions, the earlier rows the current files of the others (`args.merge_with`): the table as the catalog
+    presents it once Load switches, never a superseded version. The gold partitions recomputed are those of the
+    run's rows and of the touched partitions' previous versions, so a gold partition or row whose curated rows
+    all moved away or were emptied is recomputed too: the manifest's `recomputed` lists every one, and Load
+    removes those the recompute left without rows."""
     aggregates = args.contract.get("pipeline", {}).get("aggregates") or []
     if not aggregates:
         return []
     run_rows = read_written(spark, data_uri, curated_schema)
     earlier = None
-    if (
-        merged_away is not None
-    ):  # a merge wrote whole partitions: the rest of the table is the catalog's others
-        frames = read_partitions(
-            spark, args.merge_with or {}, merged_away, curated_schema, partition_columns(
-                args.contract.get("pipeline", {}).get("partition_by")
-            ),
-        )  # fmt: skip
+    superseded: list[DataFrame] = []
+    if touched is not None:  # a merge wrote whole partitions: the rest of the table is the catalog's others
+        existing = args.merge_with or {}
+        by = partition_columns(args.contract.get("pipeline", {}).get("partition_by"))
+        untouched = sorted(set(existing) - set(touched))
+        frames = read_partitions(spark, existing, untouched, curated_schema, by)
         earlier = reduce(DataFrame.unionByName, frames) if frames else None
+        superseded = read_partitions(spark, existing, touched, curated_schema, by)
     elif args.dataset in args.references:
         earlier = read_curated_table(spark, args.references[args.dataset], curated_schema, s3_client)
         if earlier is not None:  # a rerun of this upload replaces its own earlier rows
@@ -74,7 +79,8 @@ def build_gold(
     section = []
     for aggregate in aggregates:
         parts = list(aggregate.get("partition_by") or [])
-        view = aggregate_view(run_rows, earlier, parts)
+        recomputed = gold_partitions([run_rows, *superseded], parts) if parts else {}
+        view = aggregate_view(run_rows, earlier, parts, list(recomputed.values()))
         gold = compute_aggregate(spark, aggregate, args.dataset, view, references).persist()
         try:
             rows = gold.count()
@@ -87,6 +93,7 @@ def build_gold(
                     "rows_written": rows,
                     "replace": "partitions" if parts else "table",
                     "partitions": partitions_of(files),
+                    "recomputed": sorted(recomputed),
                     "files": files,
                     "columns": _column_types(gold.schema, [c for c in gold.columns if c not in parts]),
                     "partition_keys": _column_types(gold.schema, parts),
@@ -136,10 +143,8 @@ def run(
     # Counted from the written files' footers: one pass over the rows instead of a count and a write.
     rows_written = read_written(spark, data_uri, curated.schema).count()
     rows_kept = rows_written if rows_kept is None else rows_kept
-    untouched = None
-    if rule is not None and args.merge_with is not None:
-        untouched = sorted(set(args.merge_with) - set(touched))
-    gold = build_gold(spark, args, curated.schema, data_uri, references, s3_client, untouched)
+    merged_touched = touched if rule is not None and args.merge_with is not None else None
+    gold = build_gold(spark, args, curated.schema, data_uri, references, s3_client, merged_touched)
     files = list_data_files(data_uri, s3_client)
     if rule is not None and args.merge_with is not None:
         written = partitions_of(files) or ([""] if rows_written else [])

@@ -3,7 +3,7 @@ can also ask the emulated services (catalog, serving table) what the runs left."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,11 +51,15 @@ class DatasetRun:
 
 @contextmanager
 def dataset_run(
-    tmp: Path, files: list[tuple[str, str, str]], contracts_dir: Path | None = None
+    tmp: Path,
+    files: list[tuple[str, str, str]],
+    contracts_dir: Path | None = None,
+    on_result: Callable[[Emulator, ExecutionResult], None] | None = None,
 ) -> Iterator[DatasetRun]:
     """Writes each (dataset, file name, text), uploads them in order in one emulator session, exports.
 
-    `contracts_dir` replaces the repository's contracts/ for the session's functions (test-only datasets)."""
+    `contracts_dir` replaces the repository's contracts/ for the session's functions (test-only datasets);
+    `on_result` is called as each execution ends, while the emulation runs (to look at the state in between)."""
     inputs = []
     for i, (dataset, name, text) in enumerate(files):  # a folder each: a name may be uploaded twice
         path = tmp / "upload" / str(i) / dataset / name
@@ -66,6 +70,6 @@ def dataset_run(
     with Emulator(time_scale=0.001, log_file=tmp / "out" / "logs" / "lambda.log") as emu:
         if contracts_dir is not None:
             emu.lambdas.contracts_dir = contracts_dir
-        results = Runner(emu, progress.append).run(inputs)
+        results = Runner(emu, progress.append, on_result=on_result).run(inputs)
         outputs = export_outputs(emu, tmp / "out")
         yield DatasetRun(emu, results, outputs, progress)

@@ -15,9 +15,10 @@ import pytest
 from pyspark.sql import SparkSession
 
 from sluice_lib.contracts import load_contract_file
+from sluice_lib.curated import partitions_of
 from sluice_lib.errors import AggregateError, JobArgumentError, ReferenceSchemaError
 from sluice_transform.arguments import parse_job_args
-from sluice_transform.gold import compute_aggregate, restrict_to_partitions
+from sluice_transform.gold import compute_aggregate, gold_partitions, restrict_to_partitions
 from sluice_transform.steps import join_references
 
 pytestmark = pytest.mark.spark
@@ -264,3 +265,27 @@ def test_restrict_to_partitions_keeps_rows_of_the_given_value_pairs_nulls_includ
     assert sorted(r.note for r in kept.collect()) == ["a", "d"]
     assert [r.note for r in single.collect()] == ["c"]
     assert nothing.count() == 0
+
+
+def test_gold_partitions_of_written_and_superseded_rows_name_the_directories_sparks_writer_names(
+    spark: SparkSession, tmp_path: Path
+):
+    schema = "year int, month int, area string, note string"
+    written = spark.createDataFrame([(2025, 3, "north", "a"), (2025, 3, "north", "b")], schema)
+    # A merge's previous version of the partitions it rewrote: April's only row moved to March.
+    superseded = spark.createDataFrame(
+        [(2025, 3, "north", "a"), (2025, 4, "a/b=c:d", "c"), (None, 4, "", "d")], schema
+    )
+
+    found = gold_partitions([written, superseded], ["year", "month", "area"])
+    superseded.write.partitionBy("year", "month", "area").parquet(str(tmp_path / "w"))
+    on_disk = partitions_of(
+        [p.relative_to(tmp_path / "w").as_posix() for p in (tmp_path / "w").rglob("*.parquet")]
+    )
+
+    assert found == {
+        "year=2025/month=3/area=north": (2025, 3, "north"),
+        "year=2025/month=4/area=a%2Fb%3Dc%3Ad": (2025, 4, "a/b=c:d"),
+        "year=__HIVE_DEFAULT_PARTITION__/month=4/area=__HIVE_DEFAULT_PARTITION__": (None, 4, ""),
+    }
+    assert sorted(found) == on_disk

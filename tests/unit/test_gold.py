@@ -205,3 +205,39 @@ def test_publish_gold_unpartitioned_table_replaces_every_earlier_file(aws: Aws) 
     assert (published.removed, published.serving_items) == (2, 0)
     table = aws.glue.get_table(DatabaseName=SETTINGS.glue_database, Name="daily_signups")["Table"]
     assert table["PartitionKeys"] == []
+
+
+def test_publish_gold_recomputed_partition_without_rows_loses_its_files_and_catalog_partition(
+    aws: Aws,
+) -> None:
+    # A first publish of 28 February and 1 March; then a merge moved 28 February's rows away: the transform
+    # recomputed both days, 28 February yielded no row.
+    files = {"listen_date=2025-02-28/part-00000-a.c000.snappy.parquet": MARCH_2,
+             "listen_date=2025-03-01/part-00000-b.c000.snappy.parquet": MARCH_1}  # fmt: skip
+    write_gold_output(aws)
+    for path, rows in files.items():
+        aws.s3.put_object(Bucket=LAKE, Key=f"{OUTPUT}gold/daily_genre_kpis/{path}", Body=parquet(rows))
+    first = json.loads(aws.s3.get_object(Bucket=LAKE, Key=f"{OUTPUT}_manifest.json")["Body"].read())
+    first["gold"][0] |= {"partitions": sorted(p.split("/")[0] for p in files), "files": sorted(files)}
+    aws.s3.put_object(Bucket=LAKE, Key=f"{OUTPUT}_manifest.json", Body=json.dumps(first).encode())
+    publish(aws)
+    again = {"listen_date=2025-03-01/part-00000-c.c000.snappy.parquet": MARCH_1}
+    aws.s3.put_object(
+        Bucket=LAKE, Key=f"{OUTPUT}gold/daily_genre_kpis/{next(iter(again))}", Body=parquet(MARCH_1)
+    )
+    first["gold"][0] |= {"rows_written": 2, "partitions": ["listen_date=2025-03-01"], "files": sorted(again),
+                         "recomputed": ["listen_date=2025-02-28", "listen_date=2025-03-01"]}  # fmt: skip
+    aws.s3.put_object(Bucket=LAKE, Key=f"{OUTPUT}_manifest.json", Body=json.dumps(first).encode())
+
+    (published,) = publish(aws)
+    (retried,) = publish(aws)  # a retried Load: the partition is already gone
+
+    assert kpi_keys(aws) == [f"{KPIS}listen_date=2025-03-01/part-{INGEST}-00000.snappy.parquet"]
+    partitions = aws.glue.get_partitions(DatabaseName=SETTINGS.glue_database, TableName="daily_genre_kpis")
+    assert [p["Values"] for p in partitions["Partitions"]] == [["2025-03-01"]]
+    assert (published.partitions, published.emptied, published.removed) == (
+        ["listen_date=2025-03-01"],
+        ["listen_date=2025-02-28"],
+        1,
+    )
+    assert (retried.emptied, retried.removed) == (["listen_date=2025-02-28"], 0)

@@ -27,6 +27,10 @@ MANIFEST_NAME = "_manifest.json"
 
 # Hive's (and Spark's) directory name for a null or empty partition value: `<column>=__HIVE_DEFAULT_PARTITION__`.
 HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+# Characters Spark escapes as %XX in partition directory names (ExternalCatalogUtils.escapePathName).
+PATH_ESCAPED = frozenset(
+    [*map(chr, range(1, 32)), '"', "#", "%", "'", "*", "/", ":", "=", "?", "\\", "\x7f", "{", "[", "]", "^"]
+)
 # Date parts a contract may partition by (`partition_by: {field: ..., parts: [...]}`), as int columns.
 DATE_PARTS = ("year", "month", "day", "hour")
 # Validate writes a run's staging data to staging/<dataset>/ingest_id=<id>/: the staging tables' one partition key.
@@ -70,6 +74,21 @@ def partitions_of(files: Sequence[str]) -> list[str]:
     """The partition directories (`year=2025/month=3`) holding `files` (paths relative to the table), sorted:
     the manifest's `partitions`."""
     return sorted({f.rsplit("/", 1)[0] for f in files if "/" in f})
+
+
+def partition_dir_text(text: str | None) -> str:
+    """A partition value's text (Spark's cast to string) as Spark's writer names its directory: escaped, and
+    `__HIVE_DEFAULT_PARTITION__` for null and the empty string (which the writer turns into null)."""
+    if not text:
+        return HIVE_NULL_PARTITION
+    return "".join(f"%{ord(c):02X}" if c in PATH_ESCAPED else c for c in text)
+
+
+def partition_dir(columns: Sequence[str], texts: Sequence[str | None]) -> str:
+    """`year=2025/month=3`: the partition directory of one row's partition column values (as text)."""
+    return "/".join(
+        f"{partition_dir_text(c)}={partition_dir_text(t)}" for c, t in zip(columns, texts, strict=True)
+    )
 
 
 def staging_partition(ingest_id: str) -> str:

@@ -3,7 +3,8 @@ in the catalog and serves them when the aggregate declares serving keys.
 
 The transform recomputes every gold partition its run touches (the whole table for an unpartitioned
 aggregate) from all curated rows, so publishing *replaces* those partitions: the new files are copied
-first, then every other file in them is deleted. Names depend only on the upload's identity, so a retried
+first, then every other file in them is deleted, and a recomputed partition left without rows (a merge moved
+or emptied its curated rows) loses its files and its catalog partition. Names depend only on the upload's identity, so a retried
 or rerun Load leaves the same result as one Load.
 """
 
@@ -22,6 +23,7 @@ from sluice_lib.lake import (
     Manifest,
     copy_files,
     delete_files,
+    drop_partitions,
     ensure_table,
     folder,
     list_keys,
@@ -42,9 +44,22 @@ class GoldTable(BaseModel):
     rows_written: int
     replace: Literal["partitions", "table"]
     partitions: list[str] = []
+    # Every gold partition the transform recomputed, including those left without rows (their curated rows
+    # moved away or were emptied by a merge); absent in manifests from before it existed: `partitions`.
+    recomputed: list[str] | None = None
     files: list[str]
     columns: list[Column]
     partition_keys: list[Column] = []
+
+    @property
+    def replaced(self) -> list[str]:
+        """The partitions this output replaces: those it writes and those it empties."""
+        return sorted({*self.partitions, *(self.recomputed or [])})
+
+    @property
+    def emptied(self) -> list[str]:
+        """The recomputed partitions without rows: their files are deleted and their catalog partitions dropped."""
+        return sorted(set(self.recomputed or []) - set(self.partitions))
 
 
 class GoldPublished(BaseModel):
@@ -53,6 +68,7 @@ class GoldPublished(BaseModel):
     rows: int
     files: int
     partitions: list[str]
+    emptied: list[str] = []
     removed: int
     serving_items: int = 0
 
@@ -74,9 +90,10 @@ def gold_plan(table: GoldTable, ingest_id: str) -> dict[str, str]:
 
 
 def remove_replaced(s3: Any, lake_bucket: str, table: GoldTable, keep: set[str]) -> list[str]:
-    """Deletes the files the new output replaces: all others in its partitions, or in the whole table."""
+    """Deletes the files the new output replaces: all others in the partitions it recomputed (emptied ones
+    included), or in the whole table."""
     root = curated_prefix(table.name)
-    prefixes = [root] if table.replace == "table" else [f"{root}{p}/" for p in table.partitions]
+    prefixes = [root] if table.replace == "table" else [f"{root}{p}/" for p in table.replaced]
     stale = [key for prefix in prefixes for key in list_keys(s3, lake_bucket, prefix) if key not in keep]
     delete_files(s3, lake_bucket, stale, what="replaced gold files")
     return stale
@@ -111,6 +128,8 @@ def publish_table(
     ensure_table(glue, glue_database, table.name, manifest, location)
     if table.partition_keys and table.partitions:
         register_partitions(glue, glue_database, table.name, manifest, location, table.partitions)
+    if table.partition_keys and table.emptied:
+        drop_partitions(glue, glue_database, table.name, table.partition_keys, table.emptied)
     items = 0
     if aggregate.serving is not None:
         items = serve_files(
@@ -123,6 +142,7 @@ def publish_table(
         rows=table.rows_written,
         files=len(plan),
         partitions=table.partitions,
+        emptied=table.emptied,
         removed=len(removed),
         serving_items=items,
     )

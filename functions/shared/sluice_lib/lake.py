@@ -28,6 +28,7 @@ from sluice_lib.settings import curated_prefix
 
 COPY_WORKERS = 8
 PARTITIONS_PER_REQUEST = 100  # BatchCreatePartition's limit
+DELETES_PER_PARTITION_REQUEST = 25  # BatchDeletePartition's limit
 DELETES_PER_REQUEST = 1000  # DeleteObjects' limit
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -278,3 +279,26 @@ def register_partitions(
         ]
         if errors:
             raise CatalogUpdateError(f"{database}.{table}: cannot add partitions: {errors[:5]}")
+
+
+def drop_partitions(glue: Any, database: str, table: str, keys: list[Column], partitions: list[str]) -> None:
+    """Drops the partitions from the table's catalog entry; ones already gone are fine (a retried Load)."""
+    for start in range(0, len(partitions), DELETES_PER_PARTITION_REQUEST):
+        gone = [
+            {"Values": partition_values(p, keys)}
+            for p in partitions[start : start + DELETES_PER_PARTITION_REQUEST]
+        ]
+        try:
+            response = glue.batch_delete_partition(
+                DatabaseName=database, TableName=table, PartitionsToDelete=gone
+            )
+        except ClientError as exc:
+            raise CatalogUpdateError(f"{database}.{table}: cannot drop partitions: {exc}") from exc
+        # BatchDeletePartition reports per-partition errors in its answer, not as a ClientError.
+        errors = [
+            e
+            for e in response.get("Errors", [])
+            if e.get("ErrorDetail", {}).get("ErrorCode") != "EntityNotFoundException"
+        ]
+        if errors:
+            raise CatalogUpdateError(f"{database}.{table}: cannot drop partitions: {errors[:5]}")

@@ -30,6 +30,7 @@ from sluice_lib.lake import (
     Manifest,
     _storage_descriptor,
     copy_files,
+    drop_partitions,
     ensure_table,
     folder,
     partition_of,
@@ -37,8 +38,6 @@ from sluice_lib.lake import (
 )
 from sluice_lib.raw import parse_s3_uri
 from sluice_lib.settings import curated_prefix
-
-DELETES_PER_PARTITION_REQUEST = 25  # BatchDeletePartition's limit
 
 
 def version_name(ingested_at: str, ingest_id: str) -> str:
@@ -176,16 +175,6 @@ def _switch_partitions(
                     glue.batch_update_partition(DatabaseName=database, TableName=table, Entries=again),
                     "switch",
                 )
-        emptied = list(merge["emptied"])
-        for start in range(0, len(emptied), DELETES_PER_PARTITION_REQUEST):
-            gone = [
-                {"Values": partition_values(p, keys)}
-                for p in emptied[start : start + DELETES_PER_PARTITION_REQUEST]
-            ]
-            check(
-                glue.batch_delete_partition(DatabaseName=database, TableName=table, PartitionsToDelete=gone),
-                "drop",
-                "EntityNotFoundException",
-            )
     except ClientError as exc:
         raise CatalogUpdateError(f"{database}.{table}: cannot switch partitions: {exc}") from exc
+    drop_partitions(glue, database, table, keys, list(merge["emptied"]))

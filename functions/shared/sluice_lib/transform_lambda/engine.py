@@ -42,6 +42,7 @@ from sluice_lib.curated import (
     LINEAGE_TYPES,
     MANIFEST_NAME,
     Lineage,
+    partition_dir_text,
     partitions_of,
     raise_if_staging_contradicts,
     snake_case_columns,
@@ -71,10 +72,6 @@ DUCKDB_TYPES: dict[str, str] = {
 # Java's \s, and the line terminators before which Java's `$` also matches at the end of the input.
 _JAVA_SPACE = r"[ \t\n\x0B\f\r]"
 _FINAL_TERMINATORS = r"[\x{85}\x{2028}\x{2029}]"
-# Characters Spark escapes as %XX in partition directory names (ExternalCatalogUtils.escapePathName).
-_ESCAPED = frozenset(
-    [*map(chr, range(1, 32)), '"', "#", "%", "'", "*", "/", ":", "=", "?", "\\", "\x7f", "{", "[", "]", "^"]
-)
 
 
 # --- names and types ------------------------------------------------------------------------------------
@@ -281,12 +278,8 @@ def partition_text(value: Any, hive_type: str) -> str:
     if value is None:
         return HIVE_NULL_PARTITION
     if hive_type == "boolean":
-        text = "true" if value else "false"
-    else:
-        text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    if text == "":
-        return HIVE_NULL_PARTITION
-    return "".join(f"%{ord(c):02X}" if c in _ESCAPED else c for c in text)
+        return partition_dir_text("true" if value else "false")
+    return partition_dir_text(value.isoformat() if hasattr(value, "isoformat") else str(value))
 
 
 def _sql_value(value: Any, hive_type: str) -> str:
