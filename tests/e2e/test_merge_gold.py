@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
-from catalog_view import catalog_files, catalog_rows
+from catalog_view import catalog_rows
 from dataset_runs import DatasetRun, dataset_run
+from gold_view import duckdb_recompute
 
 pytestmark = [pytest.mark.emulator, pytest.mark.spark]
 
@@ -51,29 +50,6 @@ def orders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatasetRun]:
         yield run
 
 
-def duckdb_recompute(run: DatasetRun, folder: Path) -> list[dict[str, Any]]:
-    """daily_sales_summary's SQL, run by DuckDB over the curated files the catalog names (downloaded to `folder`;
-    partition columns from each file's partition directory)."""
-    con = duckdb.connect()
-    selects = []
-    for partition, keys in catalog_files(run.emu, "orders").items():
-        values = dict(part.split("=", 1) for part in partition.split("/"))
-        for key in keys:
-            path = folder / key.replace("/", "_")
-            run.emu.client("s3").download_file(run.emu.stack.lake_bucket, key, str(path))
-            selects.append(
-                f"SELECT *, {int(values['year'])} AS year, {int(values['month'])} AS month FROM read_parquet('{path}')"
-            )
-    con.execute(f"CREATE VIEW orders AS {' UNION ALL BY NAME '.join(selects)}")
-    rows = con.execute(
-        "SELECT count(*) AS orders, sum(quantity) AS total_quantity, round(avg(unit_price), 2) AS avg_unit_price, "
-        "round(sum(line_total), 2) AS total_revenue, order_date, year, month FROM orders "
-        "GROUP BY year, month, order_date ORDER BY order_date"
-    ).fetchall()
-    names = ["orders", "total_quantity", "avg_unit_price", "total_revenue", "order_date", "year", "month"]
-    return [dict(zip(names, row, strict=True)) for row in rows]
-
-
 def test_merged_orders_hold_one_row_per_order_with_the_correction_and_the_move(orders: DatasetRun) -> None:
     assert [r["status"] for r in (orders.execution(0), orders.execution(1))] == ["SUCCEEDED", "SUCCEEDED"]
     rows = {r["order_id"]: r for r in catalog_rows(orders.emu, "orders")}
@@ -89,4 +65,4 @@ def test_gold_after_merges_equals_a_duckdb_recompute_from_the_catalogs_curated_f
     gold = sorted(orders.curated("daily_sales_summary"), key=lambda r: r["order_date"])
 
     assert gold == EXPECTED
-    assert gold == duckdb_recompute(orders, tmp_path)
+    assert gold == duckdb_recompute(orders.emu, tmp_path)
