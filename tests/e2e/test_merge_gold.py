@@ -13,10 +13,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from catalog_view import catalog_files, catalog_rows
 from dataset_runs import DatasetRun, dataset_run
+from gold_view import duckdb_recompute
 
 from sluice.local.emulator import Emulator
 from sluice.local.runner import ExecutionResult
@@ -81,30 +81,6 @@ class GoldState:
 class OrdersRuns:
     run: DatasetRun
     states: list[GoldState]
-
-
-def duckdb_recompute(emu: Emulator, folder: Path) -> list[dict[str, Any]]:
-    """daily_sales_summary's SQL, run by DuckDB over the curated files the catalog names (downloaded to `folder`;
-    partition columns from each file's partition directory)."""
-    con = duckdb.connect()
-    selects = []
-    folder.mkdir(parents=True, exist_ok=True)
-    for partition, keys in catalog_files(emu, "orders").items():
-        values = dict(part.split("=", 1) for part in partition.split("/"))
-        for key in keys:
-            path = folder / key.replace("/", "_")
-            emu.client("s3").download_file(emu.stack.lake_bucket, key, str(path))
-            selects.append(
-                f"SELECT *, {int(values['year'])} AS year, {int(values['month'])} AS month FROM read_parquet('{path}')"
-            )
-    con.execute(f"CREATE VIEW orders AS {' UNION ALL BY NAME '.join(selects)}")
-    rows = con.execute(
-        "SELECT count(*) AS orders, sum(quantity) AS total_quantity, round(avg(unit_price), 2) AS avg_unit_price, "
-        "round(sum(line_total), 2) AS total_revenue, order_date, year, month FROM orders "
-        "GROUP BY year, month, order_date ORDER BY order_date"
-    ).fetchall()
-    names = ["orders", "total_quantity", "avg_unit_price", "total_revenue", "order_date", "year", "month"]
-    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def gold_state(emu: Emulator, folder: Path) -> GoldState:
