@@ -70,14 +70,20 @@ def test_rollback_command_restores_the_first_upload_and_a_later_upload_merges_ag
             endpoint.stop()
 
         assert dry.returncode == 0, dry.stderr
-        assert dry.stdout.splitlines()[0].startswith("would switch year=2026/month=3: s3://")
-        assert "nothing was changed" in dry.stdout
+        assert dry.stdout.splitlines()[0].startswith("year=2026/month=3: s3://")
+        assert dry.stdout.splitlines()[2].startswith(
+            f"dry run: rolling back offers to the state after run {first}"
+        )
+        assert dry.stdout.splitlines()[2].endswith(
+            "would change 2 partitions (1 switched, 1 dropped); nothing was changed"
+        )
         assert unknown.returncode == 1
         assert "RunNotFoundError" in unknown.stderr and "has no run no-such-run" in unknown.stderr
         assert done.returncode == 0, done.stderr
         lines = done.stdout.splitlines()
         assert lines[0].startswith("year=2026/month=3: s3://")
-        assert lines[1].startswith("year=2026/month=4: s3://") and "dropped from the catalog" in lines[1]
+        assert lines[1].startswith("year=2026/month=4: s3://")
+        assert lines[1].endswith(" -> (none)  (dropped: it did not exist after the run)")
         assert lines[2].startswith(f"rolled back offers to the state after run {first} (loaded ")
         assert "2 partitions (1 switched, 1 dropped)" in lines[2]
 

@@ -28,13 +28,14 @@ VERBS = {"switch": "switched", "create": "re-created", "drop": "dropped"}
 
 
 def describe(change: Change) -> str:
-    """One partition's line: `<partition>: <from> -> <to>`, with what the switch does."""
+    """One partition's line of the plan: `<partition>: <from> -> <to>` (`(none)`: no such partition)."""
     name = change.partition or "(table location)"
+    line = f"{name}: {change.before or '(none)'} -> {change.after or '(none)'}"
     if change.action == "drop":
-        return f"{name}: {change.before} -> (none: did not exist after the run; dropped from the catalog)"
+        return f"{line}  (dropped: it did not exist after the run)"
     if change.action == "create":
-        return f"{name}: (none) -> {change.after} (re-created in the catalog)"
-    return f"{name}: {change.before} -> {change.after}"
+        return f"{line}  (re-created: emptied since the run)"
+    return line
 
 
 def summary(result: RollbackResult) -> str:
@@ -116,7 +117,7 @@ def register(app: typer.Typer) -> None:
         else:
             out = sys.stdout
             for change in result.changes:
-                out.write(("would switch " if result.dry_run else "") + describe(change) + "\n")
+                out.write(describe(change) + "\n")
             out.write(summary(result) + "\n")
         for warning in result.warnings:
             err.print(f"warning: {warning}", markup=False)
