@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sluice.commands.status import EndpointOption, RegionOption, StackOption, err, target_or_exit
+from sluice.commands.status import (
+    EndpointOption,
+    RegionOption,
+    StackOption,
+    TargetError,
+    err,
+    target_or_exit,
+)
 from sluice.contracts_folder import CONTRACTS_OPTION
 
 if TYPE_CHECKING:
@@ -82,6 +89,8 @@ def register(app: typer.Typer) -> None:
         Every partition a later run changed is switched back, in the Glue catalog, to the version it had then
         (kept for CuratedVersionRetentionDays after being superseded), under the dataset's merge lease.
         """
+        from botocore.exceptions import BotoCoreError, ClientError
+
         from sluice.contracts_folder import ContractsUsageError, load_contracts
         from sluice_lib.errors import SluiceError
         from sluice_lib.rollback import rollback as roll_back
@@ -94,13 +103,19 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_USAGE) from None
         target = target_or_exit(endpoint_url, stack, region)
         try:
+            runs_table, database = target.output("RunsTableName"), target.output("GlueDatabaseName")
+        except TargetError as exc:
+            err.print("[red]error:[/red] ", end="")
+            err.print(str(exc), markup=False)
+            raise typer.Exit(EXIT_USAGE) from None
+        try:
             result = roll_back(
                 s3=target.client("s3"),
                 glue=target.client("glue"),
                 dynamodb=target.client("dynamodb"),
                 contracts=store,
-                runs_table=target.output("RunsTableName"),
-                database=target.output("GlueDatabaseName"),
+                runs_table=runs_table,
+                database=database,
                 dataset=dataset,
                 to_run=to_run,
                 dry_run=dry_run,
@@ -111,6 +126,10 @@ def register(app: typer.Typer) -> None:
             err.print(str(exc), markup=False)
             for note in getattr(exc, "__notes__", []):
                 err.print(note, markup=False)
+            raise typer.Exit(EXIT_REFUSED) from None
+        except (ClientError, BotoCoreError) as exc:  # a permission the caller lacks, a throttled call, ...
+            err.print("[red]error:[/red] ", end="")
+            err.print(str(exc), markup=False)
             raise typer.Exit(EXIT_REFUSED) from None
         if json_out:
             sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
