@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from steps_aws import SETTINGS, Aws, emulated_aws
 
-from sluice_lib.retention import DIRECT, expired, remove_expired_versions, versions_of
+from sluice_lib.retention import DIRECT, expired, remove_expired_versions, restored_marker, versions_of
 
 P = "curated/offers/year=2026/month=3/"
 KEYS = [
@@ -71,6 +71,51 @@ def test_expired_partition_the_catalog_no_longer_names_keeps_its_last_version():
     assert names(expired(versions_of(KEYS, P), None, NOW, days=0)) == [
         DIRECT, "v20261201T100000Z-run1", "v20261203T100000Z-run2",
     ]  # fmt: skip
+
+
+# A rollback on 5 December 12:00 made run1 current again (its marker); run2 and run3 were rolled away.
+RESTORED = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+MARKER = f"{P}v20261201T100000Z-run1/{restored_marker(RESTORED)}"
+V4 = f"{P}v20261210T100000Z-run4/part-e-00000.snappy.parquet"  # a merge after the rollback
+
+
+def test_versions_of_orders_a_version_a_rollback_restored_by_its_restore():
+    found = versions_of([*KEYS, MARKER], P)
+
+    assert names(found) == [
+        DIRECT,
+        "v20261203T100000Z-run2",
+        "v20261205T100000Z-run3",
+        "v20261201T100000Z-run1",
+    ]
+    assert found[-1].restored == RESTORED
+    assert MARKER in found[-1].keys  # deleted with its version
+
+
+def test_expired_after_a_rollback_never_deletes_the_older_version_the_catalog_names():
+    versions = versions_of([*KEYS, MARKER], P)
+
+    # the rolled-away run2 and run3 are superseded since 5 December (run3 at the rollback), the restored run1 never
+    assert names(expired(versions, "v20261201T100000Z-run1", datetime(2026, 12, 6, tzinfo=UTC), days=0)) == [
+        DIRECT, "v20261203T100000Z-run2", "v20261205T100000Z-run3",
+    ]  # fmt: skip
+    assert names(expired(versions, "v20261201T100000Z-run1", datetime(2026, 12, 6, tzinfo=UTC), days=1)) == [
+        DIRECT,
+    ]  # run2 and run3 were superseded less than a day before: kept to roll forward to
+
+
+def test_expired_after_a_rollback_and_a_merge_counts_the_restored_version_superseded_by_the_merge():
+    versions = versions_of([*KEYS, MARKER, V4], P)
+
+    # on 11 December, 3 days: run4 replaced run1 on the 10th (kept); run2 and run3 went on the 5th (deleted)
+    assert names(expired(versions, "v20261210T100000Z-run4", datetime(2026, 12, 11, tzinfo=UTC), days=3)) == [
+        DIRECT, "v20261203T100000Z-run2", "v20261205T100000Z-run3",
+    ]  # fmt: skip
+    # without the marker, run1 would count as superseded by run2 on 3 December and go too
+    plain = versions_of([*KEYS, V4], P)
+    assert "v20261201T100000Z-run1" in names(
+        expired(plain, "v20261210T100000Z-run4", datetime(2026, 12, 11, tzinfo=UTC), days=3)
+    )
 
 
 @pytest.fixture

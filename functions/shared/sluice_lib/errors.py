@@ -193,3 +193,34 @@ class StaleMergeError(SluiceError):
     """Load of a merge found that another execution published a merge of the dataset after this execution's
     transform read the table (a redrive after the lease was released, or an expired lease): publishing would drop
     the other's rows, so nothing is published; the fix is a new execution for the file. Not retried."""
+
+
+# --- operator commands: `sluice rollback` (sluice_lib.rollback). Raised before anything is changed.
+
+
+class RollbackError(SluiceError):
+    """A keyed table cannot be rolled back as asked; the catalog is left as it was."""
+
+
+class DatasetNotKeyedError(RollbackError):
+    """The dataset's contract has no primaryKey: its table is append-only and keeps no versions to roll back to."""
+
+
+class RunNotFoundError(RollbackError):
+    """The ledger holds no run of that id for the dataset: an unknown id, a run of another dataset, or a run whose
+    file was run again since (a rerun replaces the file's ledger item, and its run id)."""
+
+
+class RunNotPublishedError(RollbackError):
+    """The run published no merge (rejected, failed before Load, or still running): the table never had a state
+    after it."""
+
+
+class VersionRemovedError(RollbackError):
+    """A location the rollback would switch a partition back to holds no files any more: retention removed the
+    version (CuratedVersionRetentionDays after it was superseded)."""
+
+
+class UnsafeRollbackTargetError(RollbackError):
+    """The location a partition had after the run is its directory's plain-append files, and the directory now also
+    holds version folders: a reader of that location (Athena lists it recursively) would read every version."""

@@ -108,6 +108,16 @@ def _plain(attr: dict[str, Any]) -> Any:
     return value
 
 
+def plain_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as the low-level client returns it, as plain values (numbers as int or float)."""
+    return {k: _plain(v) for k, v in item.items()}
+
+
+def typed_item(values: dict[str, Any]) -> dict[str, Any]:
+    """Plain values as a DynamoDB item for the low-level client (None as NULL), as the ledger writes them."""
+    return {k: _attr(v) for k, v in values.items()}
+
+
 class Ledger:
     """Reads and updates run items; `dynamodb` is a boto3 DynamoDB client."""
 
@@ -119,7 +129,7 @@ class Ledger:
         item = self.ddb.get_item(TableName=self.table, Key=ledger_key(source), ConsistentRead=True).get(
             "Item"
         )
-        return {k: _plain(v) for k, v in item.items()} if item else None
+        return plain_item(item) if item else None
 
     def update(self, source: SourceObject, status: RunStatus, **fields: Any) -> None:
         """Sets the status and the given fields (None values are stored as NULL), unconditionally."""

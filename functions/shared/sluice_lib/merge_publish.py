@@ -17,7 +17,7 @@ no transaction, so for the moment between the requests a key that moved may be m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -27,6 +27,7 @@ from sluice_lib.curated import DATA_FOLDER
 from sluice_lib.errors import CatalogUpdateError
 from sluice_lib.lake import (
     PARTITIONS_PER_REQUEST,
+    Column,
     Manifest,
     _storage_descriptor,
     copy_files,
@@ -95,9 +96,13 @@ def publish_merge(
     new = {p: f"s3://{lake_bucket}/{version_prefix(table, p, version)}" for p in written}
     if not manifest.partition_keys:
         if "" in new:
-            _switch_table_location(glue, database, table, new[""])
+            switch_table_location(glue, database, table, new[""])
     else:
-        _switch_partitions(glue, database, manifest, new, merge)
+        switch_partitions(
+            glue, database, table, keys=manifest.partition_keys, columns=manifest.columns,
+            replaced={p: new[p] for p in merge["replaced"]}, added={p: new[p] for p in merge["added"]},
+            emptied=merge["emptied"],
+        )  # fmt: skip
     changed = [*written, *merge["emptied"]]
     return {
         "previous": {p: before.get(p) for p in changed},
@@ -105,7 +110,8 @@ def publish_merge(
     }
 
 
-def _switch_table_location(glue: Any, database: str, table: str, location: str) -> None:
+def switch_table_location(glue: Any, database: str, table: str, location: str) -> None:
+    """Points an unpartitioned table at `location` (UpdateTable with the rest of its definition as it is)."""
     current = glue.get_table(DatabaseName=database, Name=table)["Table"]
     keys = (
         "Name",
@@ -125,15 +131,26 @@ def _switch_table_location(glue: Any, database: str, table: str, location: str) 
         raise CatalogUpdateError(f"{database}.{table}: cannot switch the table's location: {exc}") from exc
 
 
-def _switch_partitions(
-    glue: Any, database: str, manifest: Manifest, new: Mapping[str, str], merge: Mapping[str, Any]
+def switch_partitions(
+    glue: Any,
+    database: str,
+    table: str,
+    *,
+    keys: list[Column],
+    columns: list[Column],
+    replaced: Mapping[str, str],
+    added: Mapping[str, str],
+    emptied: Iterable[str],
 ) -> None:
-    table, keys = manifest.dataset, manifest.partition_keys
+    """Switches partitions of `table` (partition keys `keys`, data `columns`): the `replaced` ones to their new
+    locations first, then the `added` ones created (or switched, when they exist already), then the `emptied`
+    ones dropped (fine when gone). Used by a merge's publish and by a rollback (sluice_lib.rollback)."""
+    new = {**replaced, **added}
 
     def entry(partition: str) -> dict[str, Any]:
         return {
             "Values": partition_values(partition, keys),
-            "StorageDescriptor": _storage_descriptor(manifest.columns, new[partition]),
+            "StorageDescriptor": _storage_descriptor(columns, new[partition]),
         }
 
     def check(response: dict[str, Any], what: str, fine: str = "") -> list[dict[str, Any]]:
@@ -145,18 +162,18 @@ def _switch_partitions(
         return tolerated
 
     try:
-        replaced = list(merge["replaced"])
-        for start in range(0, len(replaced), PARTITIONS_PER_REQUEST):
-            batch = replaced[start : start + PARTITIONS_PER_REQUEST]
+        switched = list(replaced)
+        for start in range(0, len(switched), PARTITIONS_PER_REQUEST):
+            batch = switched[start : start + PARTITIONS_PER_REQUEST]
             updates = [
                 {"PartitionValueList": partition_values(p, keys), "PartitionInput": entry(p)} for p in batch
             ]
             check(
                 glue.batch_update_partition(DatabaseName=database, TableName=table, Entries=updates), "switch"
             )
-        added = list(merge["added"])
-        for start in range(0, len(added), PARTITIONS_PER_REQUEST):
-            inputs = [entry(p) for p in added[start : start + PARTITIONS_PER_REQUEST]]
+        created = list(added)
+        for start in range(0, len(created), PARTITIONS_PER_REQUEST):
+            inputs = [entry(p) for p in created[start : start + PARTITIONS_PER_REQUEST]]
             exist = check(
                 glue.batch_create_partition(
                     DatabaseName=database, TableName=table, PartitionInputList=inputs
@@ -164,7 +181,7 @@ def _switch_partitions(
                 "add",
                 "AlreadyExistsException",
             )
-            if exist:  # added by an earlier attempt of this Load: point them at this version again
+            if exist:  # added by an earlier attempt of this Load (or, for a rollback, since): point them here
                 again = [
                     {"PartitionValueList": e["PartitionValues"], "PartitionInput": i}
                     for e in exist
@@ -177,4 +194,4 @@ def _switch_partitions(
                 )
     except ClientError as exc:
         raise CatalogUpdateError(f"{database}.{table}: cannot switch partitions: {exc}") from exc
-    drop_partitions(glue, database, table, keys, list(merge["emptied"]))
+    drop_partitions(glue, database, table, keys, list(emptied))

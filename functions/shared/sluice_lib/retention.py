@@ -7,6 +7,11 @@ table was first merged) and version folders `v<yyyymmddThhmmssZ>-<run>/`, ordere
 publish time. A version is superseded when the next one was published; the one the catalog names is current and
 never deleted, and so are versions published after it (a Load that failed before its switch: its redrive
 publishes the same version again).
+
+A rollback (sluice_lib.rollback) makes an older version current again and leaves a marker in it,
+`_restored-<yyyymmddThhmmssZ>` (readers skip `_` files: Athena, Spark, sluice_lib.catalog_files): versions are
+then ordered by when they last became current, not by name, so the versions it rolled away from are superseded at
+the rollback, and the restored one when a later merge replaces it, each kept for the retention from then.
 """
 
 from __future__ import annotations
@@ -21,7 +26,19 @@ from sluice_lib.catalog_files import current_locations, split_location
 from sluice_lib.lake import delete_files, list_keys
 
 _VERSION = re.compile(r"^v(\d{8}T\d{6}Z)-")
+_RESTORED = re.compile(r"^_restored-(\d{8}T\d{6}Z)")
 DIRECT = ""  # the files directly in the partition directory
+_STAMP = "%Y%m%dT%H%M%SZ"
+
+
+def is_version_folder(name: str) -> bool:
+    """Whether a folder name is a merge's version folder (`v<yyyymmddThhmmssZ>-<run>`)."""
+    return _VERSION.match(name) is not None
+
+
+def restored_marker(at: datetime) -> str:
+    """The name of the marker a rollback leaves in the version it makes current again."""
+    return f"_restored-{at.astimezone(UTC).strftime(_STAMP)}"
 
 
 @dataclass(frozen=True)
@@ -29,11 +46,19 @@ class Version:
     name: str  # the folder name, or DIRECT
     published: datetime | None  # from the folder name; None for DIRECT (before any merge)
     keys: tuple[str, ...]
+    restored: datetime | None = None  # the last time a rollback made it current again (its newest marker)
+
+    @property
+    def current_since(self) -> datetime | None:
+        """When it last became current: its publish, or a rollback's restore since (None: DIRECT, never restored)."""
+        times = [t for t in (self.published, self.restored) if t is not None]
+        return max(times) if times else None
 
 
 def versions_of(keys: list[str], partition_prefix: str) -> list[Version]:
-    """The versions under a partition directory's prefix (`curated/<dataset>/<partition>/`), oldest first; keys
-    in other subfolders (a partitioned table's partitions, seen from an unpartitioned prefix) are not versions."""
+    """The versions under a partition directory's prefix (`curated/<dataset>/<partition>/`), by when they last
+    became current, oldest first (by name when no rollback restored one); keys in other subfolders (a partitioned
+    table's partitions, seen from an unpartitioned prefix) are not versions."""
     found: dict[str, list[str]] = {}
     for key in keys:
         rest = key[len(partition_prefix) :]
@@ -43,21 +68,29 @@ def versions_of(keys: list[str], partition_prefix: str) -> list[Version]:
         folder, _, name = rest.partition("/")
         if _VERSION.match(folder) and "/" not in name:
             found.setdefault(folder, []).append(key)
-    ordered = sorted(found, key=lambda n: (n != DIRECT, n))
-    return [Version(name, _published(name), tuple(sorted(found[name]))) for name in ordered]
+    versions = [
+        Version(name, _published(name), tuple(sorted(keys)), _restored(keys)) for name, keys in found.items()
+    ]
+    earliest = datetime.min.replace(tzinfo=UTC)
+    return sorted(versions, key=lambda v: (v.current_since or earliest, v.name != DIRECT, v.name))
 
 
 def _published(name: str) -> datetime | None:
     match = _VERSION.match(name)
     if match is None:
         return None
-    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return datetime.strptime(match.group(1), _STAMP).replace(tzinfo=UTC)
+
+
+def _restored(keys: list[str]) -> datetime | None:
+    stamps = [m.group(1) for k in keys if (m := _RESTORED.match(k.rsplit("/", 1)[-1]))]
+    return datetime.strptime(max(stamps), _STAMP).replace(tzinfo=UTC) if stamps else None
 
 
 def expired(versions: list[Version], current: str | None, now: datetime, days: float) -> list[Version]:
     """The versions superseded more than `days` before `now`: those before the current one (`current`: its
     name, DIRECT, or None when the catalog names none, e.g. an emptied partition, when every version but the
-    last is superseded), each superseded when the next was published."""
+    last is superseded), each superseded when the next became current (`versions` in versions_of's order)."""
     names = [v.name for v in versions]
     if current is not None and current not in names:
         return []  # the catalog names a location that is not here: leave everything
@@ -65,7 +98,7 @@ def expired(versions: list[Version], current: str | None, now: datetime, days: f
     cutoff = now - timedelta(days=days)
     gone = []
     for older, newer in pairwise(versions[: last + 1]):
-        if newer.published is not None and newer.published <= cutoff:
+        if newer.current_since is not None and newer.current_since <= cutoff:
             gone.append(older)
     return gone
 

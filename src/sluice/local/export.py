@@ -138,8 +138,8 @@ def export_outputs(emu: Emulator, out_dir: Path) -> dict[str, str]:
     _write_jsonl(out_dir / "serving.jsonl", _scan(ddb, emu.stack.serving_table))
     outputs["serving"] = str(out_dir / "serving.jsonl")
     runs = _scan(ddb, emu.stack.runs_table)
-    # The runs table also holds each keyed dataset's merge lease and publish generation (`lease#<dataset>`,
-    # sluice_lib.lease): they are not runs, and go to their own file.
+    # The runs table also holds each keyed dataset's merge lease, publish generation and recorded rollbacks
+    # (`lease#<dataset>`, sluice_lib.lease and sluice_lib.rollback): they are not runs, and go to their own file.
     leases = [item for item in runs if str(item.get("pk", "")).startswith(LEASE_PREFIX)]
     _write_jsonl(out_dir / "ledger.jsonl", [item for item in runs if item not in leases])
     outputs["ledger"] = str(out_dir / "ledger.jsonl")
