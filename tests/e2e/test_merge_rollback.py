@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from catalog_view import catalog_files
-from test_merge_offers import FIRST, SECOND, THIRD, model, normalised, table, write
+from test_merge_offers import FIRST, SECOND, THIRD, model, normalised, served, table, write
 
 from sluice.local.emulator import Emulator
 from sluice.local.runner import RunInput, Runner
@@ -86,6 +86,9 @@ def test_rollback_command_restores_the_first_upload_and_a_later_upload_merges_ag
         assert lines[1].endswith(" -> (none)  (dropped: it did not exist after the run)")
         assert lines[2].startswith(f"rolled back offers to the state after run {first} (loaded ")
         assert "2 partitions (1 switched, 1 dropped)" in lines[2]
+        # The serving table is put back too: FIRST's 20 offers written again, the 11 only later uploads had deleted.
+        assert lines[2].endswith("serving items: 20 written, 11 deleted")
+        assert served(emu) == {k: r for k, (_, r) in model(FIRST).items()}
 
         assert table(emu) == normalised(model(FIRST))
         assert set(catalog_files(emu, "offers")) == {"year=2026/month=3"}  # April came with later uploads
@@ -102,4 +105,5 @@ def test_rollback_command_restores_the_first_upload_and_a_later_upload_merges_ag
             "unchanged": 0,
         }  # 25 is new to the rolled-back table
         assert table(emu) == normalised(model(FIRST, FOURTH))
+        assert served(emu) == {k: r for k, (_, r) in model(FIRST, FOURTH).items()}
         assert set(catalog_files(emu, "offers")) == {"year=2026/month=3"}

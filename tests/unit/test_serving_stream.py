@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 from steps_aws import SETTINGS, emulated_aws
 
+from sluice_lib.contracts import Serving
 from sluice_lib.lake import Manifest
 from sluice_lib.models import ServingSlice
-from sluice_lib.serving import changed_rows_ingest, read_rows, write_items
+from sluice_lib.serving import changed_rows_ingest, read_rows, restore_items, write_items
 from sluice_lib.steps.load import serving_batches
 
 
@@ -199,3 +200,44 @@ def test_changed_rows_ingest_filters_merges_only():
 
     assert changed_rows_ingest(plain, "ingest-1") is None
     assert changed_rows_ingest(merged, "ingest-1") == "ingest-1"
+
+
+def test_restore_items_writes_the_restored_rows_and_deletes_keys_only_the_rolled_away_versions_held():
+    def parquet(accounts: list[str], risk: str) -> bytes:
+        buffer = io.BytesIO()
+        pq.write_table(
+            pa.table(
+                {"account": accounts, "offer_id": ["1"] * len(accounts), "risk": [risk] * len(accounts)}
+            ),
+            buffer,
+        )
+        return buffer.getvalue()
+
+    manifest = Manifest(
+        run_id="rollback", dataset="offers", rows_written=0, files=[], columns=[],
+        partition_keys=[{"name": "year", "type": "int"}],  # type: ignore[list-item]
+    )  # fmt: skip
+    serving = Serving(pk=["account"], sk=["offer_id"])
+    restored = "curated/offers/year=2025/v1/part-0.parquet"  # after the run: a1, a2 (low)
+    replaced = "curated/offers/year=2025/v2/part-0.parquet"  # rolled away: a1, a2 (high), a3 (new)
+    with emulated_aws() as aws:
+        aws.s3.put_object(Bucket=SETTINGS.lake_bucket, Key=restored, Body=parquet(["a1", "a2"], "low"))
+        aws.s3.put_object(Bucket=SETTINGS.lake_bucket, Key=replaced, Body=parquet(["a1", "a2", "a3"], "high"))
+        for account in ("a1", "a2", "a3", "b9"):  # b9: another partition's key, untouched
+            aws.dynamodb.put_item(
+                TableName=SETTINGS.serving_table,
+                Item={"pk": {"S": f"offers#{account}"}, "sk": {"S": "1"}, "risk": {"S": "high"}},
+            )
+
+        counts = restore_items(
+            aws.s3, aws.dynamodb, table=SETTINGS.serving_table, manifest=manifest, serving=serving,
+            restored=[f"s3://{SETTINGS.lake_bucket}/{restored}"], replaced=[f"s3://{SETTINGS.lake_bucket}/{replaced}"],
+        )  # fmt: skip
+        items = aws.dynamodb.scan(TableName=SETTINGS.serving_table)["Items"]
+
+    assert counts == (2, 1)
+    assert {i["pk"]["S"]: i["risk"]["S"] for i in items} == {
+        "offers#a1": "low",
+        "offers#a2": "low",
+        "offers#b9": "high",
+    }

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sluice_lib.catalog_files import current_locations, files_at, split_location
-from sluice_lib.contracts import ContractStore
+from sluice_lib.contracts import ContractStore, Serving
 from sluice_lib.errors import (
     CatalogUpdateError,
     ContractNotFoundError,
@@ -33,11 +33,12 @@ from sluice_lib.errors import (
     UnsafeRollbackTargetError,
     VersionRemovedError,
 )
-from sluice_lib.lake import Column, list_keys
+from sluice_lib.lake import Column, Manifest, list_keys
 from sluice_lib.lease import LEASE_PREFIX, acquire, advance_generation, lease_key, release
 from sluice_lib.ledger import BY_DATASET_INDEX, plain_item, typed_item
 from sluice_lib.merge_publish import switch_partitions, switch_table_location
 from sluice_lib.retention import is_version_folder, restored_marker
+from sluice_lib.serving import restore_items
 
 ROLLBACK_SORT_PREFIX = "rollback#"  # the sort key of a rollback's item, under the dataset's `lease#<dataset>`
 LEASE_SECONDS = 900.0  # a rollback takes seconds; if it dies holding the lease, merges wait this long
@@ -92,6 +93,8 @@ class RollbackResult:
     rolled_back_at: str | None = None
     generation: int | None = None  # the publish generation after the rollback's bump
     warnings: list[str] = field(default_factory=list)
+    serving_written: int = 0  # serving items of the restored versions' rows (upserted)
+    serving_deleted: int = 0  # serving items of keys only the rolled-away versions held
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -104,6 +107,7 @@ class RollbackResult:
             "rolled_back_at": self.rolled_back_at,
             "generation": self.generation,
             "warnings": self.warnings,
+            "serving": {"written": self.serving_written, "deleted": self.serving_deleted},
         }
 
 
@@ -121,11 +125,13 @@ def rollback(
     holder: str | None = None,
     lease_seconds: float = LEASE_SECONDS,
     now: datetime | None = None,
+    serving_table: str | None = None,
 ) -> RollbackResult:
     """Switches the dataset's catalog back to its state right after run `to_run` and records it; with `dry_run`,
     only plans (no lease taken, nothing written). Raises, before anything changes: ContractNotFoundError,
     DatasetNotKeyedError, RunNotFoundError, RunNotPublishedError, VersionRemovedError, UnsafeRollbackTargetError,
-    DatasetBusyError (a merge holds the lease). `holder`: the lease holder's id (default: a new one)."""
+    DatasetBusyError (a merge holds the lease). `holder`: the lease holder's id (default: a new one). With
+    `serving_table` and a contract with `serving` keys, the serving table is put back too (`restore_serving`)."""
     contract = contracts.get(dataset)
     if contract is None:
         known = ", ".join(contracts.datasets()) or "none"
@@ -155,7 +161,10 @@ def rollback(
     try:
         result = plan_rollback(s3, glue, dynamodb, runs_table, database, dataset, to_run, holder)
         if result.changes:
+            serving = contract.pipeline.serving if serving_table else None
             _apply(s3, glue, dynamodb, runs_table, database, result, now or datetime.now(UTC))
+            if serving is not None and serving_table:
+                restore_serving(s3, glue, dynamodb, database, result, serving, serving_table)
     finally:
         release(dynamodb, runs_table, dataset, holder)
     return result
@@ -426,3 +435,28 @@ def _apply(
             }
         ),
     )
+
+
+def restore_serving(
+    s3: Any,
+    glue: Any,
+    dynamodb: Any,
+    database: str,
+    result: RollbackResult,
+    serving: Serving,
+    serving_table: str,
+) -> None:
+    """After the catalog switch: the serving items of every row of the restored versions are written again, and
+    those of keys that only the rolled-away versions held are deleted (sluice_lib.serving.restore_items), so the
+    serving table holds each key's row of the rolled-back table. Counted in `result`."""
+    table = glue.get_table(DatabaseName=database, Name=result.dataset)["Table"]
+    keys = [Column(name=k["Name"], type=k["Type"]) for k in table.get("PartitionKeys", [])]
+    manifest = Manifest(
+        run_id=result.rollback_id or "rollback", dataset=result.dataset, rows_written=0, files=[], columns=[],
+        partition_keys=keys,
+    )  # fmt: skip
+    result.serving_written, result.serving_deleted = restore_items(
+        s3, dynamodb, table=serving_table, manifest=manifest, serving=serving,
+        restored=[uri for c in result.changes if c.after for uri in files_at(s3, c.after)],
+        replaced=[uri for c in result.changes if c.before for uri in files_at(s3, c.before)],
+    )  # fmt: skip

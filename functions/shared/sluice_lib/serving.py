@@ -119,9 +119,12 @@ def _write_batch(
     base_delay: float,
     max_delay: float,
     sleep: Callable[[float], None],
+    delete: bool = False,
 ) -> int:
-    """Writes one batch; returns the number of requests it took."""
-    requests: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in batch]
+    """Writes one batch (deletes its keys with `delete`); returns the number of requests it took."""
+    requests: list[dict[str, Any]] = [
+        {"DeleteRequest": {"Key": item}} if delete else {"PutRequest": {"Item": item}} for item in batch
+    ]
     for attempt in range(max_attempts):
         if attempt:
             # Exponential backoff with full jitter, as the AWS SDKs retry throttled calls.
@@ -148,8 +151,10 @@ def write_items(
     base_delay: float = BASE_DELAY,
     max_delay: float = MAX_DELAY,
     sleep: Callable[[float], None] = time.sleep,
+    delete: bool = False,
 ) -> int:
     """Puts items with BatchWriteItem, 25 per request, several requests in flight; returns the request count.
+    With `delete`, `items` are keys (`pk`, `sk`) and are deleted instead.
 
     `items` is consumed as it comes: at most 2 x `max_workers` requests are held at a time, never the whole
     list. A later item with the key of an earlier one wins: a request waits for the one in flight that writes
@@ -188,6 +193,7 @@ def write_items(
                 base_delay=base_delay,
                 max_delay=max_delay,
                 sleep=sleep,
+                delete=delete,
             )
             in_flight[future] = keys
             writer.update(dict.fromkeys(keys, future))
@@ -266,6 +272,32 @@ def read_rows(
                         yield {**from_path, **row}
 
 
+def served_keys(
+    s3: Any,
+    dynamodb: Any,
+    *,
+    lake_bucket: str,
+    slices: Iterable[ServingSlice],
+    manifest: Manifest,
+    serving: Serving,
+    table: str,
+    only_ingest: str | None = None,
+) -> set[tuple[str, str]]:
+    """Upserts one item per serving key of the rows of `slices` (a later row with the same key wins; with
+    `only_ingest`, of the rows of that ingest only: `changed_rows_ingest`), streaming rows to requests; returns
+    the keys written (about 100 bytes each, not the items)."""
+    written: set[tuple[str, str]] = set()
+
+    def items() -> Iterator[dict[str, Any]]:
+        for row in read_rows(s3, lake_bucket, slices, manifest, only_ingest=only_ingest):
+            item = to_item(manifest.dataset, row, serving)
+            written.add((item["pk"]["S"], item["sk"]["S"]))
+            yield item
+
+    write_items(dynamodb, table, items())
+    return written
+
+
 def serve_slices(
     s3: Any,
     dynamodb: Any,
@@ -277,19 +309,13 @@ def serve_slices(
     table: str,
     only_ingest: str | None = None,
 ) -> int:
-    """Upserts one item per serving key of the rows of `slices` (a later row with the same key wins; with
-    `only_ingest`, of the rows of that ingest only: `changed_rows_ingest`), streaming rows to requests; returns
-    the number of distinct items written."""
-    written: set[tuple[str, str]] = set()  # keys only (about 100 bytes each), not items
-
-    def items() -> Iterator[dict[str, Any]]:
-        for row in read_rows(s3, lake_bucket, slices, manifest, only_ingest=only_ingest):
-            item = to_item(manifest.dataset, row, serving)
-            written.add((item["pk"]["S"], item["sk"]["S"]))
-            yield item
-
-    write_items(dynamodb, table, items())
-    return len(written)
+    """`served_keys`, counted: the number of distinct items written."""
+    return len(
+        served_keys(
+            s3, dynamodb, lake_bucket=lake_bucket, slices=slices, manifest=manifest, serving=serving, table=table,
+            only_ingest=only_ingest,
+        )
+    )  # fmt: skip
 
 
 def serve_files(
@@ -309,3 +335,43 @@ def serve_files(
         s3, dynamodb, lake_bucket=lake_bucket, slices=[ServingSlice(key=key, start=0) for key in keys],
         manifest=manifest, serving=serving, table=table, only_ingest=only_ingest,
     )  # fmt: skip
+
+
+def restore_items(
+    s3: Any,
+    dynamodb: Any,
+    *,
+    table: str,
+    manifest: Manifest,
+    serving: Serving,
+    restored: Iterable[str],
+    replaced: Iterable[str],
+) -> tuple[int, int]:
+    """A rollback's serving writes: upserts the items of every row of the `restored` files (`s3://` URIs), then
+    deletes the items of keys found in the `replaced` files (the versions rolled away) and in none of the
+    restored ones; returns (written, deleted). The restored and replaced files are every version a rollback
+    switched, so a key absent from all restored ones is absent from the table (a key moved between two
+    partitions changed both)."""
+
+    def slices(uris: Iterable[str]) -> dict[str, list[ServingSlice]]:
+        found: dict[str, list[ServingSlice]] = {}
+        for uri in uris:
+            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            found.setdefault(bucket, []).append(ServingSlice(key=key, start=0))
+        return found
+
+    kept: set[tuple[str, str]] = set()
+    for bucket, parts in slices(restored).items():
+        kept |= served_keys(
+            s3, dynamodb, lake_bucket=bucket, slices=parts, manifest=manifest, serving=serving, table=table
+        )
+    stale: set[tuple[str, str]] = set()
+    for bucket, parts in slices(replaced).items():
+        for row in read_rows(s3, bucket, parts, manifest):
+            key = item_key(manifest.dataset, row, serving)
+            if key not in kept:
+                stale.add(key)
+    write_items(
+        dynamodb, table, ({"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in sorted(stale)), delete=True
+    )
+    return len(kept), len(stale)

@@ -55,7 +55,8 @@ def summary(result: RollbackResult) -> str:
         return f"dry run: rolling back {where} would change {len(result.changes)} partitions ({done}); nothing was changed"
     return (
         f"rolled back {where}: {len(result.changes)} partitions ({done}); publish generation {result.generation}; "
-        f"recorded as rollback {result.rollback_id}"
+        f"recorded as rollback {result.rollback_id}; serving items: {result.serving_written:,} written, "
+        f"{result.serving_deleted:,} deleted"
     )
 
 
@@ -104,6 +105,7 @@ def register(app: typer.Typer) -> None:
         target = target_or_exit(endpoint_url, stack, region)
         try:
             runs_table, database = target.output("RunsTableName"), target.output("GlueDatabaseName")
+            serving_table = target.output("ServingTableName")
         except TargetError as exc:
             err.print("[red]error:[/red] ", end="")
             err.print(str(exc), markup=False)
@@ -120,6 +122,7 @@ def register(app: typer.Typer) -> None:
                 to_run=to_run,
                 dry_run=dry_run,
                 holder=_holder(),
+                serving_table=serving_table,
             )
         except SluiceError as exc:
             err.print(f"[red]error:[/red] {type(exc).__name__}: ", end="")
