@@ -1,17 +1,24 @@
 """A dataset that joins a partitioned keyed table reads it as the catalog presents it: after two offers uploads
 merged (one offer corrected, one moved to another month), notes joined with offers see each offer once, with
-its current risk, though the offers table's root still holds the superseded versions (kept for rollback)."""
+its current risk, though the offers table's root still holds the superseded versions (kept for rollback); after
+a rollback of offers to the first upload, notes see the first upload's risks, not the rolled-away versions' (which
+a read of the table's root would pick: their rows were ingested later)."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
-from dataset_runs import DatasetRun, dataset_run
+from catalog_view import catalog_rows
 from offers_rows import OFFERS_HEADER, offers_row
 
+from sluice.local.emulator import Emulator
+from sluice.local.runner import ExecutionResult, RunInput, Runner
 from sluice.paths import repo_root
+from sluice_lib.contracts import ContractStore
+from sluice_lib.rollback import rollback
 
 pytestmark = [pytest.mark.emulator, pytest.mark.spark]
 
@@ -44,37 +51,77 @@ NOTE_ROWS = "account,offer_id,note\n" + "".join(
 )
 
 
+@dataclass
+class Joined:
+    emu: Emulator
+    results: list[ExecutionResult]
+    notes: list[list[tuple[str, str, str]]]  # (offer_id, note, risk) per notes upload
+
+
+def notes_table(emu: Emulator) -> list[tuple[str, str, str]]:
+    return sorted((r["offer_id"], r["note"], r["risk"]) for r in catalog_rows(emu, "offer_notes"))
+
+
 @pytest.fixture(scope="module")
-def joined(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatasetRun]:
+def joined(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Joined]:
     tmp = tmp_path_factory.mktemp("join-merged")
     contracts = tmp / "contracts"
     contracts.mkdir()
     shutil.copy(repo_root() / "contracts" / "offers.yaml", contracts / "offers.yaml")
     (contracts / "offer_notes.yaml").write_text(NOTES, encoding="utf-8")
-    files = [
-        ("offers", "offers-1.csv", "\n".join([OFFERS_HEADER, *FIRST]) + "\n"),
-        ("offers", "offers-2.csv", "\n".join([OFFERS_HEADER, *SECOND]) + "\n"),
-        ("offer_notes", "notes.csv", NOTE_ROWS),
-    ]
-    with dataset_run(tmp, files, contracts_dir=contracts) as run:
-        yield run
+
+    uploads = iter(range(100))
+
+    def upload(runner: Runner, dataset: str, name: str, text: str) -> ExecutionResult:
+        path = tmp / str(next(uploads)) / dataset / name  # a folder each
+        path.parent.mkdir(parents=True)
+        path.write_text(text, encoding="utf-8")
+        (result,) = runner.run([RunInput(dataset, path)])
+        return result
+
+    with Emulator(time_scale=0.001, log_file=tmp / "lambda.log") as emu:
+        emu.lambdas.contracts_dir = contracts
+        runner = Runner(emu, progress=lambda _: None)
+        results = [
+            upload(runner, "offers", "offers-1.csv", "\n".join([OFFERS_HEADER, *FIRST]) + "\n"),
+            upload(runner, "offers", "offers-2.csv", "\n".join([OFFERS_HEADER, *SECOND]) + "\n"),
+            upload(runner, "offer_notes", "notes-1.csv", NOTE_ROWS),
+        ]
+        notes = [notes_table(emu)]
+        rollback(
+            s3=emu.client("s3"), glue=emu.client("glue"), dynamodb=emu.client("dynamodb"),
+            contracts=ContractStore(contracts), runs_table=emu.stack.runs_table, database=emu.stack.glue_database,
+            dataset="offers", to_run=results[0].run_id,
+        )  # fmt: skip
+        results.append(upload(runner, "offer_notes", "notes-2.csv", NOTE_ROWS.replace("note ", "again ")))
+        notes.append(notes_table(emu))
+        yield Joined(emu, results, notes)
 
 
-def test_notes_joined_with_merged_offers_see_each_offer_once_with_its_current_risk(
-    joined: DatasetRun,
-) -> None:
-    assert [joined.execution(i)["status"] for i in range(3)] == ["SUCCEEDED"] * 3
-    assert joined.execution(1)["merge"] == {"inserted": 0, "updated": 2, "unchanged": 0}
+def test_notes_joined_with_merged_offers_see_each_offer_once_with_its_current_risk(joined: Joined) -> None:
+    assert [r.status for r in joined.results] == ["SUCCEEDED"] * 4
+    assert joined.results[1].merge() == {"inserted": 0, "updated": 2, "unchanged": 0}
     offers_files = joined.emu.client("s3").list_objects_v2(
         Bucket=joined.emu.stack.lake_bucket, Prefix="curated/offers/"
     )["Contents"]
     assert len(offers_files) > 2  # the superseded March version is still under the table's root
 
-    notes = sorted((r["offer_id"], r["note"], r["risk"]) for r in joined.curated("offer_notes"))
-
-    assert notes == [
+    assert joined.notes[0] == [
         ("100000000000", "note 0", "low"),
         ("100000000001", "note 1", "high"),
         ("100000000002", "note 2", "medium"),
         ("100000000003", "note 3", "low"),
     ]
+
+
+def test_notes_joined_after_a_rollback_of_offers_see_the_restored_risks(joined: Joined) -> None:
+    # offer_notes has no key: the second upload's rows sit beside the first's.
+    second = [row for row in joined.notes[1] if row[1].startswith("again")]
+
+    assert second == [
+        ("100000000000", "again 0", "low"),
+        ("100000000001", "again 1", "low"),
+        ("100000000002", "again 2", "low"),
+        ("100000000003", "again 3", "low"),
+    ]
+    assert [row for row in joined.notes[1] if row[1].startswith("note")] == joined.notes[0]
