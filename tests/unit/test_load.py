@@ -76,14 +76,16 @@ def aws() -> Iterator[Aws]:
         yield aws
 
 
-def write_transform_output(aws: Aws, files: dict[str, list[dict[str, Any]]], run_id: str = RUN_ID) -> None:
-    """What the Glue job leaves under the run's output_uri: data files and the manifest."""
+def write_transform_output(
+    aws: Aws, files: dict[str, list[dict[str, Any]]], run_id: str = RUN_ID, schema: pa.Schema = SCHEMA
+) -> None:
+    """What the Glue job leaves under the run's output_uri: data files (of `schema`) and the manifest."""
     listing = aws.s3.list_objects_v2(Bucket=LAKE, Prefix=OUTPUT).get("Contents", [])
     for obj in listing:  # the job writes with mode overwrite
         aws.s3.delete_object(Bucket=LAKE, Key=obj["Key"])
     for path, rows in files.items():
         buffer = io.BytesIO()
-        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), buffer, compression="snappy")
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), buffer, compression="snappy")
         aws.s3.put_object(Bucket=LAKE, Key=f"{OUTPUT}data/{path}", Body=buffer.getvalue())
     manifest = {
         "run_id": run_id,

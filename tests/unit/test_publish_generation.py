@@ -9,9 +9,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from steps_aws import SETTINGS, Aws, claim_run, emulated_aws
-from test_load import LAKE, OUTPUT, SPARK_FILES, curated_keys, write_transform_output
+from test_load import LAKE, OUTPUT, SCHEMA, SPARK_FILES, curated_keys, write_transform_output
 from test_take_lease import OTHER, take
 
 from events import load_event
@@ -117,7 +118,11 @@ def merged_output(aws: Aws) -> Aws:
     """A merge's transform output for events/load.json's run: two new partitions of a table not yet published."""
     run = load_event("load")["run"]
     claim_run(aws, SourceObject.model_validate(run["source"]), run["execution_arn"])
-    write_transform_output(aws, SPARK_FILES)
+    # A merge's files hold the lineage columns; Load serves the rows of the run's ingest (all of them here).
+    files = {
+        path: [{**row, "_ingest_id": run["ingest_id"]} for row in rows] for path, rows in SPARK_FILES.items()
+    }
+    write_transform_output(aws, files, schema=SCHEMA.append(pa.field("_ingest_id", pa.string())))
     key = f"{OUTPUT}_manifest.json"
     manifest = json.loads(aws.s3.get_object(Bucket=LAKE, Key=key)["Body"].read())
     manifest["merge"] = {

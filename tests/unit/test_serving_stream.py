@@ -15,6 +15,7 @@ import pytest
 from steps_aws import SETTINGS, emulated_aws
 
 from sluice_lib.contracts import Serving
+from sluice_lib.errors import TransformOutputInvalidError
 from sluice_lib.lake import Manifest
 from sluice_lib.models import ServingSlice
 from sluice_lib.serving import changed_rows_ingest, read_rows, restore_items, write_items
@@ -241,3 +242,17 @@ def test_restore_items_writes_the_restored_rows_and_deletes_keys_only_the_rolled
         "offers#a2": "low",
         "offers#b9": "high",
     }
+
+
+def test_read_rows_of_one_ingest_from_a_file_without_lineage_names_the_file():
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"account": ["a1"]}), buffer)
+    key = "curated/offers/year=2025/v1/part-0.parquet"
+    manifest = Manifest(run_id="r", dataset="offers", rows_written=1, files=[key], columns=[])
+    with emulated_aws() as aws:
+        aws.s3.put_object(Bucket=SETTINGS.lake_bucket, Key=key, Body=buffer.getvalue())
+
+        with pytest.raises(
+            TransformOutputInvalidError, match=r"part-0.parquet: a merged file has no _ingest_id"
+        ):
+            list(read_rows(aws.s3, SETTINGS.lake_bucket, [ServingSlice(key=key)], manifest, only_ingest="i1"))

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from sluice_lib.contracts import Serving
 from sluice_lib.curated import HIVE_NULL_PARTITION
-from sluice_lib.errors import ServingKeyMissingError, ServingWriteError
+from sluice_lib.errors import ServingKeyMissingError, ServingWriteError, TransformOutputInvalidError
 from sluice_lib.lake import Manifest
 from sluice_lib.models import ServingSlice
 from sluice_lib.s3_range_file import S3RangeFile
@@ -267,6 +267,11 @@ def read_rows(
                 if low < high:
                     rows = batch.slice(low, high - low)
                     if only_ingest is not None:
+                        if "_ingest_id" not in rows.schema.names:
+                            raise TransformOutputInvalidError(
+                                f"s3://{bucket}/{part.key}: a merged file has no _ingest_id column (every curated "
+                                "file has the lineage columns), so the rows its run won cannot be told apart"
+                            )
                         rows = rows.filter(pc.equal(rows.column("_ingest_id"), only_ingest))
                     for row in rows.to_pylist():
                         yield {**from_path, **row}
