@@ -5,13 +5,13 @@ rolled-back table; the table as the catalog presents it is compared with a dict 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from catalog_view import catalog_files
+from endpoint_env import client_env
 from test_merge_offers import FIRST, SECOND, THIRD, model, normalised, served, table, write
 
 from sluice.local.emulator import Emulator
@@ -28,17 +28,9 @@ FOURTH = [(12, "2026-03-11T00:00:00+00:00", "medium"), (25, "2026-03-06T00:00:00
 
 def sluice(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
     """The `sluice` command in a process of its own, against the endpoint, as an operator runs it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLUICE_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
     return subprocess.run(
         [sys.executable, "-m", "sluice.cli", "rollback", *args, "--endpoint-url", endpoint],
-        env=env,
+        env=client_env(),
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -7,7 +7,6 @@ the tests run in file order and the last one stops it.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import signal
@@ -24,6 +23,7 @@ from urllib.parse import urlparse
 
 import boto3
 import pytest
+from endpoint_env import client_env
 from offers_rows import OFFERS_HEADER, offers_row
 
 from sluice_lib.catalog_files import current_locations, files_at
@@ -97,22 +97,10 @@ class Endpoint:
             time.sleep(0.25)
 
 
-def _client_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLUICE_"))}
-    env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     logs = tmp_path_factory.mktemp("up") / "logs"
-    env = _client_env()
+    env = client_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sluice.cli", "up", "--port", "0", "--logs", str(logs)],
         cwd=ROOT,
