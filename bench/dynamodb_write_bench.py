@@ -2,6 +2,7 @@
 
     python -m bench.dynamodb_write_bench 20000                       # every moto correction applied
     python -m bench.dynamodb_write_bench 20000 --revert dynamodb_compact_items   # one (or more) left out
+    python -m bench.dynamodb_write_bench 20000 --validate            # with botocore's parameter validation
     python -m bench.dynamodb_write_bench 100000 --scan               # then read them back as the export does
 
 Prints wall and CPU seconds, items a second and the memory the stored items added (the process's RSS).
@@ -17,15 +18,13 @@ import time
 from pathlib import Path
 
 import boto3
-from botocore.config import Config
 from moto import mock_aws
 
 from sluice.local import moto_fixes
+from sluice_lib.handler import BULK_WRITES, POOLED
 from sluice_lib.serving import write_items
 
-# The Load function's client config (functions/load/app.py).
 READ_FIXES = ("dynamodb_response_serializing", "dynamodb_scan_resume")
-CONFIG = Config(max_pool_connections=16, retries={"mode": "adaptive", "max_attempts": 10})
 
 
 def _rss_mb() -> float:
@@ -66,6 +65,11 @@ def main() -> None:
     parser.add_argument("items", type=int)
     parser.add_argument("--revert", action="append", default=[], help="leave this moto correction out")
     parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="botocore's client-side parameter validation on (the Load function's client leaves it to DynamoDB)",
+    )
+    parser.add_argument(
         "--scan", action="store_true", help="then time a paginated Scan, with and without the fix"
     )
     args = parser.parse_args()
@@ -73,7 +77,9 @@ def main() -> None:
     if args.revert:
         moto_fixes.revert(*args.revert)
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1", config=CONFIG)
+        # The Load function's serving client (functions/load/app.py), or the validating config it had before.
+        config = POOLED if args.validate else BULK_WRITES
+        client = boto3.client("dynamodb", region_name="us-east-1", config=config)
         client.create_table(
             TableName="serving",
             KeySchema=[

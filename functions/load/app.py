@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice_lib.handler import POOLED, aws_clients, logger, metrics, step_handler
+from sluice_lib.handler import BULK_WRITES, POOLED, aws_clients, logger, metrics, step_handler
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import LoadInput
 from sluice_lib.settings import Settings
@@ -17,6 +17,7 @@ from sluice_lib.steps.load import load_run
 SETTINGS = Settings.from_env()
 LEASE_SECONDS = float(os.environ["MERGE_LEASE_SECONDS"])  # the template's MergeLeaseSeconds
 client = aws_clients(POOLED)
+bulk_client = aws_clients(BULK_WRITES)  # the serving writes (and Load's lease and generation items)
 
 
 @step_handler(LoadInput)
@@ -33,7 +34,7 @@ def lambda_handler(event: LoadInput, context: LambdaContext) -> dict[str, Any]:
         event,
         s3=client("s3"),
         glue=client("glue"),
-        dynamodb=client("dynamodb"),
+        dynamodb=bulk_client("dynamodb"),
         ledger=Ledger(client("dynamodb"), SETTINGS.runs_table),
         lake_bucket=SETTINGS.lake_bucket,
         glue_database=SETTINGS.glue_database,

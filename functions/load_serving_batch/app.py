@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sluice_lib.handler import POOLED, aws_clients, logger, metrics, step_handler
+from sluice_lib.handler import BULK_WRITES, POOLED, aws_clients, logger, metrics, step_handler
 from sluice_lib.ledger import Ledger
 from sluice_lib.models import LoadServingBatchInput
 from sluice_lib.settings import Settings
@@ -15,6 +15,7 @@ from sluice_lib.steps.load_serving_batch import load_serving_batch
 
 SETTINGS = Settings.from_env()
 client = aws_clients(POOLED)
+bulk_client = aws_clients(BULK_WRITES)  # the serving writes
 
 
 @step_handler(LoadServingBatchInput)
@@ -27,7 +28,7 @@ def lambda_handler(event: LoadServingBatchInput, context: LambdaContext) -> dict
     batch = load_serving_batch(
         event,
         s3=client("s3"),
-        dynamodb=client("dynamodb"),
+        dynamodb=bulk_client("dynamodb"),
         ledger=Ledger(client("dynamodb"), SETTINGS.runs_table),
         lake_bucket=SETTINGS.lake_bucket,
         serving_table=SETTINGS.serving_table,

@@ -21,6 +21,10 @@ metrics = Metrics()
 
 # Pooled connections for parallel copies and BatchWriteItem requests; adaptive retry for throttling.
 POOLED = Config(max_pool_connections=16, retries={"mode": "adaptive", "max_attempts": 10})
+# The serving writes (Load, LoadServingBatch): millions of items whose every attribute botocore would walk in
+# Python before sending (a fifth of the CPU of a write); DynamoDB validates each request itself and refuses a bad
+# one with ValidationException, which the writer reports as ServingWriteError.
+BULK_WRITES = POOLED.merge(Config(parameter_validation=False))
 
 Handler = Callable[[Any, LambdaContext], dict[str, Any]]
 

@@ -9,7 +9,8 @@ expires_at < :now``) could both take it, and a holder's release then found anoth
 ``backend_lookup`` takes off the lookup path never covered the write; it only made the window rarer.
 AWS: every write to one item is atomic, a condition is evaluated against the item as that write applies.
 Fix: the item writes of one backend (account and region), ``transact_write_items`` included, run under one
-re-entrant lock; reads do not take it. BatchWriteItem's puts go through ``put_item`` and take it per item.
+re-entrant lock; reads do not take it. BatchWriteItem's puts take it per item (through ``put_item``) or per
+batch (``dynamodb_batch_writes``).
 
 Regression tests:
 ``tests/statemachine/test_moto_fixes/test_dynamodb_atomic_item_writes.py::test_racing_conditional_puts_let_exactly_one_through``,
@@ -33,7 +34,8 @@ _locks: weakref.WeakKeyDictionary[Any, threading.RLock] = weakref.WeakKeyDiction
 _locks_lock = threading.Lock()
 
 
-def _lock(backend: Any) -> threading.RLock:
+def write_lock(backend: Any) -> threading.RLock:
+    """The lock every item write of `backend` (one account and region) holds."""
     with _locks_lock:
         lock = _locks.get(backend)
         if lock is None:
@@ -44,7 +46,7 @@ def _lock(backend: Any) -> threading.RLock:
 def _atomic(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def write(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with _lock(self):
+        with write_lock(self):
             return original(self, *args, **kwargs)
 
     return write

@@ -7,8 +7,8 @@ binary values (``B``, ``BS``: raw bytes, which the serializer base64-encodes): f
 attribute of some 2,500 items is visited in Python, about 2.5 ms an item, so reading back a 1,000,000-item
 serving table (``sluice run``'s export) took some 40 minutes.
 AWS: a read's cost does not depend on how a service writes its response.
-Fix: the result of a ``Scan``, ``Query``, ``GetItem`` or ``BatchGetItem`` that holds only JSON values (no bytes,
-no timestamps) is written with ``json.dumps``, the serializer's own last step, under the same status and
+Fix: the result of a ``Scan``, ``Query``, ``GetItem`` or ``BatchGetItem`` (or of a ``BatchWriteItem`` that
+``dynamodb_batch_writes`` stored) that holds only JSON values (no bytes, no timestamps) is written with ``json.dumps``, the serializer's own last step, under the same status and
 Content-Type; any other result, an error, and any other action go through moto's serializer as before.
 
 Regression tests:
@@ -28,7 +28,7 @@ from moto.dynamodb.responses import DynamoResult
 
 from sluice.local.moto_fixes._patch import Patch
 
-FAST_ACTIONS = frozenset({"Scan", "Query", "GetItem", "BatchGetItem"})
+FAST_ACTIONS = frozenset({"Scan", "Query", "GetItem", "BatchGetItem", "BatchWriteItem"})
 _moto_execute_result = DynamoResult.execute_result
 
 
