@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
@@ -238,17 +239,17 @@ def changed_rows_ingest(manifest: Manifest, ingest_id: str) -> str | None:
     return ingest_id if manifest.merge is not None else None
 
 
-def read_rows(
+def _row_batches(
     s3: Any,
     bucket: str,
     slices: Iterable[ServingSlice],
     manifest: Manifest,
     *,
     only_ingest: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Rows [start, end) of published Parquet files, with their partition values (not stored in the files)
-    added; with `only_ingest`, only the rows whose `_ingest_id` is that. Only the row groups holding them are
-    read (ranged GETs), READ_ROWS rows at a time."""
+) -> Iterator[tuple[dict[str, Any], pa.RecordBatch]]:
+    """`(partition values, rows)`: rows [start, end) of published Parquet files, READ_ROWS at a time, with the
+    values of the partition folder they lie in (not stored in the files); with `only_ingest`, only the rows
+    whose `_ingest_id` is that. Only the row groups holding them are read (ranged GETs)."""
     types = {c.name: c.type for c in manifest.partition_keys}
     for part in slices:
         parent = part.key.rsplit("/", 1)[0]
@@ -273,8 +274,76 @@ def read_rows(
                                 "file has the lineage columns), so the rows its run won cannot be told apart"
                             )
                         rows = rows.filter(pc.equal(rows.column("_ingest_id"), only_ingest))
-                    for row in rows.to_pylist():
-                        yield {**from_path, **row}
+                    yield from_path, rows
+
+
+def read_rows(
+    s3: Any,
+    bucket: str,
+    slices: Iterable[ServingSlice],
+    manifest: Manifest,
+    *,
+    only_ingest: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Rows [start, end) of published Parquet files, with their partition values (not stored in the files)
+    added; with `only_ingest`, only the rows whose `_ingest_id` is that. Only the row groups holding them are
+    read (ranged GETs), READ_ROWS rows at a time."""
+    for from_path, rows in _row_batches(s3, bucket, slices, manifest, only_ingest=only_ingest):
+        for row in rows.to_pylist():
+            yield {**from_path, **row}
+
+
+def _column_attributes(column: pa.Array) -> list[dict[str, Any] | None]:
+    """`to_attribute` of every value of a column (None for nulls), the common types converted without
+    looking at each value's type: strings, booleans, integers and timestamps (ISO 8601, UTC as `Z`)."""
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return [None if v is None else {"S": v} for v in column.to_pylist()]
+    if pa.types.is_boolean(kind):
+        return [None if v is None else {"BOOL": v} for v in column.to_pylist()]
+    if pa.types.is_integer(kind):
+        return [None if v is None else {"N": str(v)} for v in column.to_pylist()]
+    if pa.types.is_timestamp(kind) and kind.unit != "ns":
+        if kind.tz is None:
+            return [None if v is None else {"S": v.isoformat()} for v in column.to_pylist()]
+        # The same instant without its zone is its UTC wall time: `_iso` of the zoned value.
+        utc = column.cast(pa.timestamp(kind.unit))
+        return [None if v is None else {"S": v.isoformat() + "Z"} for v in utc.to_pylist()]
+    return [to_attribute(v) for v in column.to_pylist()]
+
+
+def read_items(
+    s3: Any,
+    bucket: str,
+    slices: Iterable[ServingSlice],
+    manifest: Manifest,
+    serving: Serving,
+    *,
+    only_ingest: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """`to_item` of every row `read_rows` reads, built a column at a time (the same items)."""
+    for from_path, rows in _row_batches(s3, bucket, slices, manifest, only_ingest=only_ingest):
+        count = rows.num_rows
+        attributes: dict[str, list[dict[str, Any] | None]] = {
+            name: [to_attribute(value) for _ in range(count)] for name, value in from_path.items()
+        }
+        values: dict[str, list[Any]] = {name: [value] * count for name, value in from_path.items()}
+        for name, column in zip(rows.schema.names, rows.columns, strict=True):
+            attributes[name] = _column_attributes(column)
+            if name in serving.pk or name in serving.sk:
+                values[name] = column.to_pylist()
+        named = list(attributes.items())
+        for index in range(count):
+            key_row = {name: values[name][index] for name in (*serving.pk, *serving.sk) if name in values}
+            try:
+                pk, sk = item_key(manifest.dataset, key_row, serving)
+            except ServingKeyMissingError:  # raised again naming the whole row, as to_item does
+                item_key(manifest.dataset, {**from_path, **rows.slice(index, 1).to_pylist()[0]}, serving)
+                raise
+            item = {name: attrs[index] for name, attrs in named if attrs[index] is not None}
+            item["pk"] = {"S": pk}
+            item["sk"] = {"S": sk}
+            yield item
 
 
 def served_keys(
@@ -294,8 +363,7 @@ def served_keys(
     written: set[tuple[str, str]] = set()
 
     def items() -> Iterator[dict[str, Any]]:
-        for row in read_rows(s3, lake_bucket, slices, manifest, only_ingest=only_ingest):
-            item = to_item(manifest.dataset, row, serving)
+        for item in read_items(s3, lake_bucket, slices, manifest, serving, only_ingest=only_ingest):
             written.add((item["pk"]["S"], item["sk"]["S"]))
             yield item
 
