@@ -14,6 +14,9 @@ REGION ?= us-east-1
 comma := ,
 SAMPLE := .sluice/samples/offers-10k.csv
 PYTEST_ARGS ?=
+# make test runs the suite in this many pytest-xdist workers, a test file per worker at a time (their
+# module-scoped emulations and Spark sessions are not shared between workers): 2 fits this 2-core machine.
+TEST_WORKERS ?= 2
 
 .PHONY: install run test test-fast lint build deploy bench clean build-SharedLayer build-TransformEngineLayer
 
@@ -48,7 +51,7 @@ run: $(VENV)/.installed
 
 ## test: the whole suite (unit, glue, state machine, end to end)
 test: $(VENV)/.installed
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/pytest -q -m "not spark and not emulator" $(PYTEST_ARGS)

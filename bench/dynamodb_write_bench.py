@@ -3,6 +3,7 @@
     python -m bench.dynamodb_write_bench 20000                       # every moto correction applied
     python -m bench.dynamodb_write_bench 20000 --revert dynamodb_compact_items   # one (or more) left out
     python -m bench.dynamodb_write_bench 20000 --validate            # with botocore's parameter validation
+    python -m bench.dynamodb_write_bench 20000 --workers 1           # one writer thread (Load has eight)
     python -m bench.dynamodb_write_bench 100000 --scan               # then read them back as the export does
 
 Prints wall and CPU seconds, items a second and the memory the stored items added (the process's RSS).
@@ -22,7 +23,7 @@ from moto import mock_aws
 
 from sluice.local import moto_fixes
 from sluice_lib.handler import BULK_WRITES, POOLED
-from sluice_lib.serving import write_items
+from sluice_lib.serving import MAX_WORKERS, write_items
 
 READ_FIXES = ("dynamodb_response_serializing", "dynamodb_scan_resume")
 
@@ -69,6 +70,7 @@ def main() -> None:
         action="store_true",
         help="botocore's client-side parameter validation on (the Load function's client leaves it to DynamoDB)",
     )
+    parser.add_argument("--workers", type=int, default=MAX_WORKERS, help="writer threads (Load's: %(default)s)")
     parser.add_argument(
         "--scan", action="store_true", help="then time a paginated Scan, with and without the fix"
     )
@@ -94,7 +96,7 @@ def main() -> None:
         )
         items = [_item(i) for i in range(args.items)]
         before, started, cpu = _rss_mb(), time.perf_counter(), time.process_time()
-        write_items(client, "serving", items)
+        write_items(client, "serving", items, max_workers=args.workers)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         count = client.describe_table(TableName="serving")["Table"]["ItemCount"]
         print(
