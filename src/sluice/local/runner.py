@@ -30,6 +30,7 @@ TRANSFORM_STATES = {"lambda": "TransformInLambda", "glue": "Transform"}  # engin
 Progress = Callable[[str], None]
 POLL_FIRST_S = 0.05  # the first pause between polls of a state, growing to POLL_MAX_S
 POLL_MAX_S = 1.0
+STATUS_POLL_S = 0.1  # between two history reads, how often the execution's status alone is checked
 HEARTBEAT_S = 5.0  # a state running longer than this gets a progress line this often
 
 
@@ -245,6 +246,14 @@ class Runner:
             raise RuntimeError(f"{key}: the upload matched no EventBridge rule of the template")
         return key, started[-1]
 
+    def _wait_while_running(self, arn: str, seconds: float) -> None:
+        """Sleeps `seconds`, or less if the execution ends meanwhile (its status checked every STATUS_POLL_S)."""
+        until = time.perf_counter() + seconds
+        while (left := until - time.perf_counter()) > 0:
+            time.sleep(min(STATUS_POLL_S, left))
+            if left > STATUS_POLL_S and self.sfn.describe_execution(executionArn=arn)["status"] in TERMINAL:
+                return
+
     def follow(
         self, arn: str, dataset: str, key: str, timeout: float = 3600.0, shown_before: int = 0
     ) -> ExecutionResult:
@@ -279,8 +288,9 @@ class Runner:
                 self.progress(self._heartbeat(running[-1]))
                 said = now
             # Polling reads the whole history through moto's serializer: often at first, so short states
-            # show at once, then at most once a second, not to slow down a long state's work.
-            time.sleep(pause)
+            # show at once, then at most once a second, not to slow down a long state's work. Meanwhile the
+            # execution's status alone is checked every STATUS_POLL_S, so its end is seen at once.
+            self._wait_while_running(arn, pause)
             pause = min(POLL_MAX_S, pause * 1.5)
         self.emu.bus.drain()
         described = self.sfn.describe_execution(executionArn=arn)
