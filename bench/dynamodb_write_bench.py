@@ -70,7 +70,9 @@ def main() -> None:
         action="store_true",
         help="botocore's client-side parameter validation on (the Load function's client leaves it to DynamoDB)",
     )
-    parser.add_argument("--workers", type=int, default=MAX_WORKERS, help="writer threads (Load's: %(default)s)")
+    parser.add_argument(
+        "--workers", type=int, default=MAX_WORKERS, help="writer threads (Load's: %(default)s)"
+    )
     parser.add_argument(
         "--scan", action="store_true", help="then time a paginated Scan, with and without the fix"
     )
