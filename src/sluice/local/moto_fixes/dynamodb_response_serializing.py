@@ -8,8 +8,9 @@ attribute of some 2,500 items is visited in Python, about 2.5 ms an item, so rea
 serving table (``sluice run``'s export) took some 40 minutes.
 AWS: a read's cost does not depend on how a service writes its response.
 Fix: the result of a ``Scan``, ``Query``, ``GetItem`` or ``BatchGetItem`` (or of a ``BatchWriteItem`` that
-``dynamodb_batch_writes`` stored) that holds only JSON values (no bytes, no timestamps) is written with ``json.dumps``, the serializer's own last step, under the same status and
-Content-Type; any other result, an error, and any other action go through moto's serializer as before.
+``dynamodb_batch_writes`` stored) that holds only JSON values (no bytes, no timestamps) is written with
+``json.dumps``, the serializer's own last step, under the same status and Content-Type; any other result, an
+error, and any other action go through moto's serializer as before.
 
 Regression tests:
 ``tests/statemachine/test_moto_fixes/test_dynamodb_response_serializing.py::test_read_responses_are_the_serializers``,
