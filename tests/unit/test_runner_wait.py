@@ -12,7 +12,7 @@ from sluice.local.runner import STATUS_POLL_S, Runner
 
 
 class Clock:
-    """time.perf_counter and time.sleep of the runner module: sleeping moves the clock."""
+    """The runner module's `time`: perf_counter and sleep, where sleeping moves the clock."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -39,8 +39,8 @@ class Sfn:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(runner_module.time, "perf_counter", fake.perf_counter)
-    monkeypatch.setattr(runner_module.time, "sleep", fake.sleep)
+    # The runner module's name `time` only: the process's time module stays real for every other thread.
+    monkeypatch.setattr(runner_module, "time", fake)
     return fake
 
 
