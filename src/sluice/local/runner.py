@@ -32,6 +32,7 @@ POLL_FIRST_S = 0.05  # the first pause between polls of a state, growing to POLL
 POLL_MAX_S = 1.0
 STATUS_POLL_S = 0.1  # between two history reads, how often the execution's status alone is checked
 HEARTBEAT_S = 5.0  # a state running longer than this gets a progress line this often
+HISTORY_PAGE = 20  # events per history page while following an execution: a read mostly finds a few new ones
 
 
 @dataclass
@@ -208,11 +209,31 @@ def _states_from_history(events: list[dict[str, Any]]) -> list[StateVisit]:
     return visits
 
 
-def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
-        events.extend(page["events"])
-    return events
+class _History:
+    """An execution's history, oldest event first, read whole once and then only the events added since.
+
+    Each read asks for the newest events first, a page of HISTORY_PAGE at a time, and stops at the newest
+    event it already has: following a long state costs a page per read, not the whole history.
+    """
+
+    def __init__(self, sfn: Any, arn: str) -> None:
+        self.sfn = sfn
+        self.arn = arn
+        self.events: list[dict[str, Any]] = []
+
+    def read(self) -> list[dict[str, Any]]:
+        newest = self.events[-1]["id"] if self.events else 0
+        added: list[dict[str, Any]] = []
+        pages = self.sfn.get_paginator("get_execution_history").paginate(
+            executionArn=self.arn, reverseOrder=True, PaginationConfig={"PageSize": HISTORY_PAGE}
+        )
+        for page in pages:
+            fresh = [event for event in page["events"] if event["id"] > newest]
+            added.extend(fresh)
+            if len(fresh) < len(page["events"]):
+                break
+        self.events.extend(reversed(added))
+        return self.events
 
 
 class Runner:
@@ -263,9 +284,10 @@ class Runner:
         shown = shown_before
         pause = POLL_FIRST_S
         said = time.perf_counter()  # when the last progress line was printed
+        history = _History(self.sfn, arn)
         while True:
             status = self.sfn.describe_execution(executionArn=arn)["status"]
-            visits = _states_from_history(_history(self.sfn, arn))
+            visits = _states_from_history(history.read())
             for visit in visits[shown:]:
                 if visit.status == "RUNNING":
                     break
@@ -296,7 +318,7 @@ class Runner:
         described = self.sfn.describe_execution(executionArn=arn)
         result.status = described["status"]
         result.seconds = time.perf_counter() - started
-        visits = _states_from_history(_history(self.sfn, arn))
+        visits = _states_from_history(history.read())
         for visit in visits[shown:]:
             self.progress(
                 f"  {'✓' if visit.status == 'SUCCEEDED' else '✗'} {visit.name} {visit.seconds:.2f}s"
