@@ -7,14 +7,15 @@ its attribute count, and the item stays in memory as some 2.3 KB of Python objec
 9.9 GB (``bench/results/profile-1m.md``).
 AWS: an item of at most 400 KB is stored as given; a larger one fails the request (``ValidationException``,
 "Item size has exceeded the maximum allowed size").
-Fix: the stored item keeps its attributes as the request's compact JSON (zlib-compressed) and decodes them
+Fix: the stored item keeps its attributes as the request's compact JSON (UTF-8 bytes) and decodes them
 into moto's ``DynamoType`` objects the first time anything reads them (a GetItem, Query, Scan, a condition,
 an update), keeping the decoded form from then on, so in-place updates persist as before. The size limit
 is checked once per item: the JSON text is never smaller than the item's DynamoDB size, so an item whose
 JSON fits in moto's limit is within it, and a larger one goes through moto's own check. Items moto's
 parser gives binary values stay moto's ``Item``. Compact items are not added to moto's list of every model
 instance ever made (``instances_tracked``, for its dashboard), which kept overwritten items and every Scan's
-copies alive.
+copies alive. The JSON is not compressed: ``zlib.compress`` of a ~380-byte item kept ~160 bytes of it but cost
+a fifth of the write path's CPU (it sets up a 256 KB deflate state per call; ``bench/results/profile-1m.md``).
 
 Regression tests:
 ``tests/statemachine/test_moto_fixes/test_dynamodb_compact_items.py::test_items_read_back_as_written``,
@@ -26,7 +27,6 @@ Regression tests:
 from __future__ import annotations
 
 import json
-import zlib
 from typing import Any
 
 from moto.dynamodb.models import table as moto_table
@@ -39,7 +39,7 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class CompactItem(Item):
-    """An Item whose attributes are held as compressed JSON until first read."""
+    """An Item whose attributes are held as compact JSON until first read."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> CompactItem:
         # moto's BaseModel appends every instance to a class-wide list for its dashboard, so no item (an
@@ -57,7 +57,7 @@ class CompactItem(Item):
         if self._attrs is None:
             decoded = LimitedSizeDict()
             # Checked for size when written: bypass LimitedSizeDict's per-insert check, as Item.__deepcopy__ does.
-            for key, value in json.loads(zlib.decompress(self._blob or b"")).items():
+            for key, value in json.loads(self._blob or b"{}").items():
                 dict.__setitem__(decoded, key, DynamoType(value))
             self._attrs, self._blob = decoded, None
         return self._attrs
@@ -75,7 +75,7 @@ def compact_item(hash_key: DynamoType, range_key: DynamoType | None, attrs: dict
         return Item(hash_key, range_key, attrs)
     if len(text) > SIZE_LIMIT:
         return Item(hash_key, range_key, attrs)  # moto's exact size check (ItemSizeTooLarge past the limit)
-    return CompactItem(hash_key, range_key, zlib.compress(text, 1))
+    return CompactItem(hash_key, range_key, text)
 
 
 def patches() -> list[Patch]:
