@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from sluice.local.moto_fixes import (
+    action_lookup,
     aws_sdk_error_names,
     aws_sdk_normalisation,
     backend_lookup,
@@ -69,6 +70,7 @@ _CORRECTIONS: tuple[ModuleType, ...] = (
     history_pages,
     copy_object_checksum,
     backend_lookup,
+    action_lookup,
     dynamodb_atomic_item_writes,
     dynamodb_compact_items,
     dynamodb_batch_writes,
