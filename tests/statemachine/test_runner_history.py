@@ -80,12 +80,24 @@ def test_events_added_after_a_read_are_appended_in_order(sfn: Any) -> None:
     arn = _finished_execution(sfn)
     history = _History(sfn, arn)
     whole = list(history.read())
-    # As if the first read had come while the last 25 events were still to happen.
-    del history.events[-25:]
+    # As if the first read had come while the last 5 events were still to happen.
+    del history.events[-5:]
     served = _served(sfn)
 
     events = history.read()
 
     assert events == whole
-    # Newest first, page after page, until a page holds an event read before: 25 // 20 + 1 = 2 pages.
-    assert served == [HISTORY_PAGE] * (25 // HISTORY_PAGE + 1)
+    assert served == [HISTORY_PAGE]  # the newest page held them and an event read before
+
+
+def test_more_new_events_than_a_page_read_the_whole_history_again(sfn: Any) -> None:
+    arn = _finished_execution(sfn)
+    history = _History(sfn, arn)
+    whole = list(history.read())
+    del history.events[-(HISTORY_PAGE + 5) :]
+    served = _served(sfn)
+
+    events = history.read()
+
+    assert events == whole
+    assert served == [HISTORY_PAGE, len(whole)]  # the newest page, all of it new; then the whole, one page

@@ -32,7 +32,8 @@ POLL_FIRST_S = 0.05  # the first pause between polls of a state, growing to POLL
 POLL_MAX_S = 1.0
 STATUS_POLL_S = 0.1  # between two history reads, how often the execution's status alone is checked
 HEARTBEAT_S = 5.0  # a state running longer than this gets a progress line this often
-HISTORY_PAGE = 20  # events per history page while following an execution: a read mostly finds a few new ones
+HISTORY_PAGE = 20  # the newest events a history read asks for first: a read mostly finds a few new ones
+WHOLE_PAGE = 1000  # events per page when the whole history is read (AWS's largest page)
 
 
 @dataclass
@@ -212,8 +213,10 @@ def _states_from_history(events: list[dict[str, Any]]) -> list[StateVisit]:
 class _History:
     """An execution's history, oldest event first, read whole once and then only the events added since.
 
-    Each read asks for the newest events first, a page of HISTORY_PAGE at a time, and stops at the newest
-    event it already has: following a long state costs a page per read, not the whole history.
+    A later read asks for the newest HISTORY_PAGE events first: when the newest event it already has is among
+    them (nearly always, as reads come at most a second apart), that one small page was all it cost; when
+    more events came since, it reads the whole history again, in pages of WHOLE_PAGE. Following a long state
+    costs a page per read, not the whole history.
     """
 
     def __init__(self, sfn: Any, arn: str) -> None:
@@ -222,17 +225,18 @@ class _History:
         self.events: list[dict[str, Any]] = []
 
     def read(self) -> list[dict[str, Any]]:
-        newest = self.events[-1]["id"] if self.events else 0
-        added: list[dict[str, Any]] = []
+        if self.events:
+            newest = self.events[-1]["id"]
+            page = self.sfn.get_execution_history(
+                executionArn=self.arn, reverseOrder=True, maxResults=HISTORY_PAGE
+            )["events"]
+            if any(event["id"] <= newest for event in page):
+                self.events.extend(reversed([event for event in page if event["id"] > newest]))
+                return self.events
         pages = self.sfn.get_paginator("get_execution_history").paginate(
-            executionArn=self.arn, reverseOrder=True, PaginationConfig={"PageSize": HISTORY_PAGE}
+            executionArn=self.arn, PaginationConfig={"PageSize": WHOLE_PAGE}
         )
-        for page in pages:
-            fresh = [event for event in page["events"] if event["id"] > newest]
-            added.extend(fresh)
-            if len(fresh) < len(page["events"]):
-                break
-        self.events.extend(reversed(added))
+        self.events = [event for page in pages for event in page["events"]]
         return self.events
 
 
