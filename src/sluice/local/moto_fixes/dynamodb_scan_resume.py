@@ -29,6 +29,7 @@ from moto.dynamodb.models import table as moto_table
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
 from sluice.local.moto_fixes._patch import Patch, rewritten
+from sluice.local.moto_fixes.dynamodb_item_store import ItemStore
 
 _ORDER = "_sluice_scan_order"  # the Table attribute holding the sorted keys of its latest first page
 
@@ -42,8 +43,13 @@ def _sort_key(key: Key) -> Any:
 
 def _live(table: moto_table.Table, keys: list[Key], start: int) -> Iterator[Item]:
     """The items of `keys[start:]` as the table holds them now; keys deleted since are skipped."""
+    store = table.items if isinstance(table.items, ItemStore) else None
     for index in range(start, len(keys)):
         hash_key, range_key = keys[index]
+        if store is not None:  # dynamodb_item_store: read without keeping the item in memory
+            if (item := store.peek(hash_key, range_key)) is not None:
+                yield item
+            continue
         stored: Any = table.items.get(hash_key)  # .get: the table's defaultdict would add an empty entry
         if range_key is not None and stored is not None:
             stored = stored.get(range_key)  # {range key: item} under a hash key
