@@ -10,6 +10,13 @@ import pytest
 
 SUITE_IAM_REPORT = Path(__file__).resolve().parents[1] / ".sluice" / "iam-suite"
 
+# The suite's Spark JVMs (one per xdist worker, one per `sluice` subprocess, which inherits this) run tiny
+# fixtures: there HotSpot's C2 compiler threads took two thirds of a JVM's CPU (27 s of 40 s two minutes into a
+# worker), competing with the other worker for this machine's two cores. C1 alone compiles what they run; what
+# Spark computes does not depend on the JIT tier. Sums of test time, `make test`: 931 s -> 870 s
+# (bench/results/test-suite.md). Users' runs keep the JVM's default.
+os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--driver-java-options -XX:TieredStopAtLevel=1 pyspark-shell")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def suite_iam_report() -> Iterator[None]:
