@@ -153,3 +153,74 @@ def test_row_without_a_key_value_fails_as_to_item_fails() -> None:
 
     assert str(by_column.value) == str(by_row.value)
     assert "['account']" in str(by_column.value)
+
+
+def test_timestamps_of_every_unit_and_era_are_written_as_isoformat() -> None:
+    wall = [
+        datetime(1, 1, 1),
+        datetime(999, 12, 31, 23, 59, 59),
+        datetime(1969, 12, 31, 23, 59, 59, 999000),
+        datetime(2026, 1, 2, 3, 4, 5, 10),
+        datetime(9999, 12, 31, 23, 59, 59, 1),
+        None,
+    ]
+    table = pa.table(
+        {
+            "account": [f"a{i}" for i in range(len(wall))],
+            "s": pa.array([w and w.replace(microsecond=0) for w in wall], pa.timestamp("s")),
+            "ms": pa.array(
+                [w and w.replace(microsecond=w.microsecond // 1000 * 1000) for w in wall], pa.timestamp("ms")
+            ),
+            "us_utc": pa.array([w and w.replace(tzinfo=UTC) for w in wall], pa.timestamp("us", tz="UTC")),
+            "us_paris": pa.array(
+                [w and w.replace(tzinfo=UTC) for w in wall[1:5]] + [None, None],
+                pa.timestamp("us", tz="Europe/Paris"),
+            ),
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    key = "curated/offers/year=2026/region=eu/part-0.parquet"
+    with emulated_aws() as aws:
+        aws.s3.put_object(Bucket=SETTINGS.lake_bucket, Key=key, Body=buffer.getvalue())
+        slices = [ServingSlice(key=key)]
+        items = list(
+            read_items(aws.s3, SETTINGS.lake_bucket, slices, _manifest(key), Serving(pk=["account"]))
+        )
+
+    def column(name: str) -> list[str | None]:
+        return [item[name]["S"] if name in item else None for item in items]
+
+    assert column("s") == [
+        "0001-01-01T00:00:00",
+        "0999-12-31T23:59:59",
+        "1969-12-31T23:59:59",
+        "2026-01-02T03:04:05",
+        "9999-12-31T23:59:59",
+        None,
+    ]
+    assert column("ms") == [
+        "0001-01-01T00:00:00",
+        "0999-12-31T23:59:59",
+        "1969-12-31T23:59:59.999000",
+        "2026-01-02T03:04:05",
+        "9999-12-31T23:59:59",
+        None,
+    ]
+    assert column("us_utc") == [
+        "0001-01-01T00:00:00Z",
+        "0999-12-31T23:59:59Z",
+        "1969-12-31T23:59:59.999000Z",
+        "2026-01-02T03:04:05.000010Z",
+        "9999-12-31T23:59:59.000001Z",
+        None,
+    ]
+    # A zoned column is written as its UTC wall time, whatever its zone.
+    assert column("us_paris") == [
+        "0999-12-31T23:59:59Z",
+        "1969-12-31T23:59:59.999000Z",
+        "2026-01-02T03:04:05.000010Z",
+        "9999-12-31T23:59:59.000001Z",
+        None,
+        None,
+    ]
