@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import gc
+import sqlite3
+import threading
 import tracemalloc
 from collections import defaultdict
 from collections.abc import Iterator
@@ -59,7 +61,7 @@ def _table(name: str = TABLE) -> Any:
 
 
 def _on_disk(store: ItemStore) -> int:
-    disk = store._disk
+    disk = store._on_disk()  # once the batch being written is in the file
     return 0 if disk is None else int(disk.db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
 
 
@@ -228,3 +230,55 @@ def test_items_stay_in_memory_without_the_fix(dynamodb: Any) -> None:
 
         assert isinstance(_table("plain").items, defaultdict)
         assert len(_table("plain").items) == 10
+
+
+def _compact(n: int) -> Any:
+    item = _item(n)
+    return compact_item(DynamoType(item["pk"]), DynamoType(item["sk"]), item)
+
+
+def test_writes_go_on_while_a_batch_is_written_and_reads_wait_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dynamodb_item_store, "FLUSH_AT", FLUSH_AT)
+    release, writing = threading.Event(), threading.Event()
+    write = dynamodb_item_store._Disk._write
+
+    def held_write(disk: Any, rows: Any) -> None:
+        writing.set()
+        assert release.wait(10)
+        write(disk, rows)
+
+    monkeypatch.setattr(dynamodb_item_store._Disk, "_write", held_write)
+    store = ItemStore(ranged=True)
+    items = [_compact(n) for n in range(6)]
+    for item in items[:4]:  # a full batch: handed to the writer thread, which holds it
+        store.put_item(item.hash_key.value, "-", item)
+    assert writing.wait(10)
+    for item in items[4:]:  # the writers go on meanwhile
+        store.put_item(item.hash_key.value, "-", item)
+
+    got: list[Any] = []
+    reader = threading.Thread(target=lambda: got.append(store.get_item("offers#a1#o1", "-")))
+    reader.start()
+    reader.join(0.5)
+    assert reader.is_alive()  # the item is in the batch being written: the read waits for it
+    release.set()
+    reader.join(10)
+
+    assert [item.attrs for item in got] == [items[1].attrs]
+    assert store.count() == 6
+    assert _on_disk(store) == 5  # the batch of 4 less the item read back, and the 2 after it
+
+
+def test_failed_batch_write_raises_at_the_next_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dynamodb_item_store, "FLUSH_AT", FLUSH_AT)
+
+    def full_disk(disk: Any, rows: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(dynamodb_item_store._Disk, "_write", full_disk)
+    store = ItemStore(ranged=True)
+    for n in range(4):
+        store.put_item(f"offers#a1#o{n}", "-", _compact(n))
+
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        store.get_item("offers#a1#o9", "-")

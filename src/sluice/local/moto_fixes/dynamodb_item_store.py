@@ -7,7 +7,9 @@ machine's 24 GB (``bench/results/e2e-10m.md``).
 AWS: a table's size is bounded by storage, not by a server's memory; items read back as written.
 Fix: a table whose key attributes are strings keeps its items in an ``ItemStore``: a mapping with the interface
 moto uses on ``Table.items`` that writes items still in compact form to an SQLite file on disk (one per table,
-in a temporary directory removed with the table or when the process exits), in batches. An item read by its key
+in a temporary directory removed with the table or when the process exits), in batches of 4,096 that a thread of
+the table's own writes while the writers go on (one batch at a time; a read of the file waits for the batch in
+flight), each batch one SQLite statement, so the GIL is released once a batch. An item read by its key
 (GetItem, a condition, an update, a PutItem's look at the item it replaces) is taken off the disk and kept in
 memory from then on, as moto keeps it, so an update made in place persists and the same object comes back.
 Items that are not compact (binary values, or ones moto has decoded already) stay in memory. A Scan or Query
@@ -19,19 +21,23 @@ Regression tests:
 ``tests/statemachine/test_moto_fixes/test_dynamodb_item_store.py::test_updates_conditions_and_deletes_see_stored_items``,
 ``tests/statemachine/test_moto_fixes/test_dynamodb_item_store.py::test_hash_only_and_number_keyed_tables``,
 ``tests/statemachine/test_moto_fixes/test_dynamodb_item_store.py::test_stored_items_leave_the_heap``,
-``tests/statemachine/test_moto_fixes/test_dynamodb_item_store.py::test_items_stay_in_memory_without_the_fix``.
+``tests/statemachine/test_moto_fixes/test_dynamodb_item_store.py::test_items_stay_in_memory_without_the_fix``,
+``tests/statemachine/test_moto_fixes/test_dynamodb_item_store.py::test_writes_go_on_while_a_batch_is_written_and_reads_wait_for_it``,
+``tests/statemachine/test_moto_fixes/test_dynamodb_item_store.py::test_failed_batch_write_raises_at_the_next_read``.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
 import shutil
 import sqlite3
 import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -44,6 +50,7 @@ from sluice.local.moto_fixes.dynamodb_compact_items import CompactItem
 FLUSH_AT = 4096  # buffered writes per SQLite batch
 _CACHE_KIB = 65536  # SQLite's page cache per table (64 MiB), the only part of the table kept in memory
 _NO_RANGE = ""  # the range column of a hash-only table
+_WRITER = "sluice-dynamodb-store"  # the name of the threads that write batches
 _PRAGMAS = (
     # The file holds an emulated table for one process's life: nothing to recover after a crash.
     "journal_mode=OFF",
@@ -52,8 +59,12 @@ _PRAGMAS = (
     "temp_store=MEMORY",
     f"cache_size=-{_CACHE_KIB}",
 )
-_UPSERT = (
-    "INSERT INTO items (h, r, blob) VALUES (?, ?, ?) ON CONFLICT (h, r) DO UPDATE SET blob = excluded.blob"
+# A whole batch in one statement: SQLite reads the rows from one JSON array and writes them without returning to
+# Python, so the GIL is released once for the batch, not once per row (with eight writer threads waiting for it,
+# each row would wait its turn). `WHERE true` lets the upsert clause follow a SELECT.
+_UPSERT_ALL = (
+    "INSERT INTO items (h, r, blob) SELECT value ->> 0, value ->> 1, CAST(value ->> 2 AS BLOB) FROM json_each(?) "
+    "WHERE true ON CONFLICT (h, r) DO UPDATE SET blob = excluded.blob"
 )
 
 
@@ -75,19 +86,24 @@ class _Disk:
         self.db.execute(
             "CREATE TABLE items (h TEXT NOT NULL, r TEXT NOT NULL, blob BLOB NOT NULL, UNIQUE (h, r))"
         )
-        self.closed = weakref.finalize(self, _Disk._remove, self.db, self.directory)
+        # Batches are written by a thread of their own, on the other core while the writers go on.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_WRITER)
+        self.closed = weakref.finalize(self, _Disk._remove, self.db, self.directory, self.writer)
 
     @staticmethod
-    def _remove(db: sqlite3.Connection, directory: str) -> None:
+    def _remove(db: sqlite3.Connection, directory: str, writer: ThreadPoolExecutor) -> None:
+        # Called from the writer thread itself (the table dropped while it wrote), its last batch is done.
+        writer.shutdown(wait=not threading.current_thread().name.startswith(_WRITER))
         db.close()
         shutil.rmtree(directory, ignore_errors=True)
 
-    def write(self, rows: list[tuple[str, str, bytes]]) -> None:
-        self.db.execute("BEGIN")
-        try:
-            self.db.executemany(_UPSERT, rows)
-        finally:
-            self.db.execute("COMMIT")
+    def write(self, rows: dict[tuple[str, str], bytes]) -> Future[None]:
+        """Writes the rows (none sharing a key) in the writer thread; the caller waits for it before it next
+        touches the file."""
+        return self.writer.submit(self._write, rows)
+
+    def _write(self, rows: dict[tuple[str, str], bytes]) -> None:
+        self.db.execute(_UPSERT_ALL, (json.dumps([[h, r, blob.decode()] for (h, r), blob in rows.items()]),))
 
     def read(self, h: str, r: str) -> bytes | None:
         row = self.db.execute("SELECT blob FROM items WHERE h = ? AND r = ?", (h, r)).fetchone()
@@ -131,12 +147,20 @@ class ItemStore:
         self._hot: dict[str, dict[str, Item]] = {}
         self._pending: dict[tuple[str, str], bytes] = {}
         self._disk: _Disk | None = None
+        self._writing: Future[None] | None = None  # the batch the writer thread is putting in the file
         self._lock = threading.RLock()
 
     # -- one item, by its key texts --------------------------------------------------------------------------
 
     def _item(self, h: str, r: str, blob: bytes) -> CompactItem:
         return CompactItem(DynamoType({"S": h}), DynamoType({"S": r}) if self.ranged else None, blob)
+
+    def _on_disk(self) -> _Disk | None:
+        """The file, once the batch being written is in it: every read or change of the file waits for that."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()  # a failed write raises here
+        return self._disk
 
     def get_item(self, h: str, r: str) -> Item | None:
         """The stored item, kept in memory from now on (callers update items in place)."""
@@ -145,11 +169,12 @@ class ItemStore:
             if item is not None:
                 return item
             blob = self._pending.pop((h, r), None)
+            disk = self._on_disk()
             if blob is not None:
-                if self._disk is not None:
-                    self._disk.drop(h, r)
-            elif self._disk is not None:
-                blob = self._disk.take(h, r)
+                if disk is not None:
+                    disk.drop(h, r)
+            elif disk is not None:
+                blob = disk.take(h, r)
             if blob is None:
                 return None
             item = self._item(h, r, blob)
@@ -166,8 +191,8 @@ class ItemStore:
             if item is not None:
                 return item
             blob = self._pending.get((h, r))
-            if blob is None and self._disk is not None:
-                blob = self._disk.read(h, r)
+            if blob is None and (disk := self._on_disk()) is not None:
+                blob = disk.read(h, r)
             return None if blob is None else self._item(h, r, blob)
 
     def put_item(self, h: str, r: str, item: Item) -> None:
@@ -178,11 +203,11 @@ class ItemStore:
             if _spillable(item):
                 self._pending[(h, r)] = item._blob  # type: ignore[attr-defined]
                 if len(self._pending) >= FLUSH_AT:
-                    self._flush()
+                    self._flush(wait=False)
                 return
             self._pending.pop((h, r), None)
-            if self._disk is not None:
-                self._disk.drop(h, r)
+            if (disk := self._on_disk()) is not None:
+                disk.drop(h, r)
             self._hot.setdefault(h, {})[r] = item
 
     def delete_item(self, h: str, r: str) -> Item | None:
@@ -194,19 +219,25 @@ class ItemStore:
                     del self._hot[h]
                 return item
             blob = self._pending.pop((h, r), None)
+            disk = self._on_disk()
             if blob is not None:
-                if self._disk is not None:
-                    self._disk.drop(h, r)
-            elif self._disk is not None:
-                blob = self._disk.take(h, r)
+                if disk is not None:
+                    disk.drop(h, r)
+            elif disk is not None:
+                blob = disk.take(h, r)
             return None if blob is None else self._item(h, r, blob)
 
-    def _flush(self) -> None:
+    def _flush(self, *, wait: bool = True) -> None:
+        """Moves the pending items to the file: before returning, or (`wait=False`) in the writer thread while
+        the caller goes on. One batch is written at a time: the next waits for the one before."""
+        disk = self._on_disk()
         if self._pending:
-            if self._disk is None:
-                self._disk = _Disk()
-            self._disk.write([(h, r, blob) for (h, r), blob in self._pending.items()])
-            self._pending.clear()
+            if disk is None:
+                disk = self._disk = _Disk()
+            self._writing = disk.write(self._pending)
+            self._pending = {}  # a new dict: the writer thread reads the old one
+        if wait:
+            self._on_disk()
 
     # -- the whole table ---------------------------------------------------------------------------------------
 
@@ -238,7 +269,8 @@ class ItemStore:
         with self._lock:
             if h in self._hot or any(key == h for key, _ in self._pending):
                 return True
-            return self._disk is not None and self._disk.has_hash(h)
+            disk = self._on_disk()
+            return disk is not None and disk.has_hash(h)
 
     # -- the mapping moto uses ---------------------------------------------------------------------------------
 
@@ -266,7 +298,7 @@ class ItemStore:
             return (
                 _NO_RANGE in self._hot.get(h, {})
                 or (h, _NO_RANGE) in self._pending
-                or (self._disk is not None and self._disk.has_hash(h))
+                or ((disk := self._on_disk()) is not None and disk.has_hash(h))
             )
 
     def get(self, hash_key: DynamoType, default: Any = None) -> Any:
