@@ -61,9 +61,11 @@ _PRAGMAS = (
 )
 # A whole batch in one statement: SQLite reads the rows from one JSON array and writes them without returning to
 # Python, so the GIL is released once for the batch, not once per row (with eight writer threads waiting for it,
-# each row would wait its turn). `WHERE true` lets the upsert clause follow a SELECT.
+# each row would wait its turn). `WHERE true` lets the upsert clause follow a SELECT. json_extract, not `->>`
+# (SQLite 3.38+): Pythons built on an older system SQLite (Ubuntu 22.04's 3.37) have JSON1 but not the operator.
 _UPSERT_ALL = (
-    "INSERT INTO items (h, r, blob) SELECT value ->> 0, value ->> 1, CAST(value ->> 2 AS BLOB) FROM json_each(?) "
+    "INSERT INTO items (h, r, blob) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "CAST(json_extract(value, '$[2]') AS BLOB) FROM json_each(?) "
     "WHERE true ON CONFLICT (h, r) DO UPDATE SET blob = excluded.blob"
 )
 
@@ -138,7 +140,8 @@ class ItemStore:
     """``Table.items`` of a string-keyed table: {hash: item} or {hash: {range: item}}, compact items on disk.
 
     Every item is in exactly one of: ``_hot`` (live objects, returned as they are), ``_pending`` (compact JSON
-    waiting for the next batch to disk) or the disk. A pending item shadows a disk row of the same key until
+    waiting for the next batch to disk), the batch the writer thread is putting on disk (``_writing``; any
+    access to the file waits for it first) or the disk. A pending item shadows a disk row of the same key until
     the batch overwrites it.
     """
 
